@@ -28,6 +28,7 @@ import errno
 import fcntl
 import glob
 import html
+import itertools
 import json
 import multiprocessing
 import os
@@ -71,15 +72,19 @@ LOCK_POLL_SECONDS = 0.2
 COUNTED_METHODS = frozenset((b"GET", b"HEAD"))
 COUNTED_STATUSES = frozenset((b"200", b"206"))
 
-#: Bytes read from a log file at a time, and the most bytes of text one
-#: gzip decompression step may return, so memory stays flat however large
-#: a log is.
-READ_CHUNK_BYTES = 1 << 20
-TEXT_CHUNK_BYTES = 8 << 20
+#: Bytes read from a gzip file at a time, and the most text one
+#: decompression step or plain read returns.  Memory stays flat however
+#: large a log is; chunks from 256 KiB to 8 MiB cost the same time, and the
+#: small ones the least memory.
+READ_CHUNK_BYTES = 64 << 10
+TEXT_CHUNK_BYTES = 1 << 20
 
 #: A line longer than this is not a log line Apache would write; it is
 #: skipped as malformed without being held in memory.
 MAX_LINE_BYTES = 1 << 20
+
+#: Bytes of a malformed line kept to show as an example under -v.
+MALFORMED_EXAMPLE_BYTES = 200
 
 #: Below this much log data, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 16 << 20
@@ -129,33 +134,39 @@ def warn(message):
 # writes a quote as \" and a backslash as \\, so the request is a run of
 # anything but a quote or backslash, or a backslash and any byte.  The
 # seconds are not captured because a day never depends on them.
-LOG_LINE = re.compile(rb"""
-    (?:\S+[ ])?                             # %v:%p in vhost_combined
+_LOG_FIELDS = rb"""
     (?P<client>\S+)[ ]                      # %h
     \S+[ ]                                  # %l
     \S+[ ]                                  # %u
     \[(?P<minute>\d\d/\w\w\w/\d{4}:\d\d:\d\d):[0-5]\d[ ]
       (?P<offset>[+-]\d{4})\][ ]            # %t
-    "(?P<request>[^"\\]*(?:\\.[^"\\]*)*)"[ ]  # %r
+    "(?P<request>REQUEST)"[ ]               # %r
     (?P<status>\d{3})[ ]                    # %>s
     (?:\d+|-)(?=[ \r]|$)                    # %b or %O
-    """, re.VERBOSE)
+    """
+_ESCAPED_REQUEST = rb'[^"\\]*(?:\\.[^"\\]*)*'
 
-# A line that LOG_LINE rejects gets a second chance with this looser form,
-# which takes the request as everything up to the last quote followed by a
-# status.  It accepts request lines with an unescaped quote, as some
-# non-Apache servers and hand-made log formats write them.
-LOOSE_LOG_LINE = re.compile(rb"""
-    (?:\S+[ ])?(?P<client>\S+)[ ]\S+[ ]\S+[ ]
-    \[(?P<minute>\d\d/\w\w\w/\d{4}:\d\d:\d\d):[0-5]\d[ ]
-      (?P<offset>[+-]\d{4})\][ ]
-    "(?P<request>.*)"[ ](?P<status>\d{3})[ ](?:\d+|-)(?=[ \r]|$)
-    """, re.VERBOSE)
+#: common and combined lines.
+LOG_LINE = re.compile(
+    _LOG_FIELDS.replace(b"REQUEST", _ESCAPED_REQUEST), re.VERBOSE)
 
-#: Every line Apache writes has this between %t and %r.  A line without it
-#: is malformed, which is the only check made on lines that cannot be a
+#: vhost_combined lines, tried second: a leading optional field in
+#: LOG_LINE would cost every common and combined line a third more time.
+VHOST_LOG_LINE = re.compile(
+    rb"\S+[ ]" + _LOG_FIELDS.replace(b"REQUEST", _ESCAPED_REQUEST),
+    re.VERBOSE)
+
+#: The last chance for a line the two above reject: the request is
+#: everything up to the last quote that a status follows.  It accepts a
+#: request line with an unescaped quote, as servers other than Apache and
+#: hand-made log formats write them.
+LOOSE_LOG_LINE = re.compile(
+    rb"(?:\S+[ ])?" + _LOG_FIELDS.replace(b"REQUEST", rb".*"), re.VERBOSE)
+
+#: Every line Apache writes has '] "' between %t and %r.  A line without it
+#: is malformed; that is the only check made on lines that cannot be a
 #: download.
-TIME_REQUEST_JOINT = b'] "'
+has_time_request_joint = re.compile(rb'\] "').search
 
 APACHE_ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{2}|.)", re.DOTALL)
 ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
@@ -167,6 +178,9 @@ MONTH_NUMBERS = {name.encode("ascii"): number for number, name in
 
 #: Returned by request_key() for a target that is no valid path.
 INVALID = ""
+
+#: Cached in place of a key for a file that is not counted.
+NOT_COUNTED = False
 
 
 def unescape_apache(value):
@@ -271,13 +285,23 @@ class LogReader:
     def __init__(self, path, extensions):
         self.path = path
         self.extensions = tuple(extensions)
-        # A line can only be a download if it names a counted extension,
-        # perhaps in capitals or percent-encoded.  Lines that fail this
-        # search are never parsed, which is most of what makes a run cheap.
-        alternatives = [re.escape(ext.encode("utf-8"))
-                        for ext in self.extensions] + [b"%"]
-        self.candidate = re.compile(b"|".join(alternatives),
-                                    re.IGNORECASE).search
+        # A line can only be a download if it names a counted extension.
+        # Lines in which this search finds none are never parsed, which is
+        # most of what makes a run cheap.  One literal with IGNORECASE
+        # keeps the regex engine's fast search; an alternative such as
+        # "|%" would make it several times slower.
+        self.names_extension = re.compile(
+            b"|".join(re.escape(ext.encode("utf-8"))
+                      for ext in self.extensions), re.IGNORECASE).search
+        # A request may also percent-encode the extension ("%2Eiso").
+        # Chunks are searched for such escapes first, and only a chunk that
+        # has one pays for this search on each of its lines.
+        encoded = sorted({"%02x" % ord(character) for ext in self.extensions
+                          for character in ext + ext.upper()
+                          if ord(character) < 128})
+        self.encodes_extension = re.compile(
+            ("%%(?:%s)" % "|".join(encoded)).encode("ascii"),
+            re.IGNORECASE).search
         self.lines = 0
         self.counted_requests = 0
         self.malformed = 0
@@ -286,60 +310,79 @@ class LogReader:
         self.days = {}
         self.keys = {}
 
-    def feed(self, lines):
-        """Count a list of complete lines (bytes without the newline)."""
+    def feed(self, lines, encoded=False):
+        """Count a list of complete lines (bytes without the newline).
+
+        ``encoded`` says that some line may name the extension with
+        percent-escapes.
+        """
         first_number = self.lines + 1
         self.lines += len(lines)
-        candidate = self.candidate
-        jointless = [index for index, line in enumerate(lines)
-                     if TIME_REQUEST_JOINT not in line]
+        jointless = list(itertools.filterfalse(has_time_request_joint,
+                                               lines))
         if jointless:
-            self._malformed(first_number + jointless[0],
-                            lines[jointless[0]], len(jointless))
+            self._malformed(lines, first_number, jointless[0],
+                            len(jointless))
+        names_extension = self.names_extension
+        if encoded:
+            encodes_extension = self.encodes_extension
+            candidates = [line for line in lines if names_extension(line)
+                          or encodes_extension(line)]
+        else:
+            candidates = list(filter(names_extension, lines))
+
         days, keys, downloads = self.days, self.keys, self.downloads
-        match = LOG_LINE.match
-        for index, line in enumerate(lines):
-            if not candidate(line):
-                continue
-            fields = match(line) or LOOSE_LOG_LINE.match(line)
+        match, vhost_match = LOG_LINE.match, VHOST_LOG_LINE.match
+        counted = 0
+        for line in candidates:
+            fields = (match(line) or vhost_match(line)
+                      or LOOSE_LOG_LINE.match(line))
             if fields is None:
-                if TIME_REQUEST_JOINT in line:
-                    self._malformed(first_number + index, line)
+                if has_time_request_joint(line):
+                    self._malformed(lines, first_number, line)
                 continue
             client, minute, offset, request, status = fields.groups()
-            day = days.get((minute, offset), INVALID)
-            if day is INVALID:
+            day = days.get((minute, offset))
+            if day is None:
                 if len(days) >= CACHE_LIMIT:
                     days.clear()
-                day = days[(minute, offset)] = utc_day(minute, offset)
-            if day is None:
-                self._malformed(first_number + index, line)
+                day = days[minute, offset] = (utc_day(minute, offset)
+                                              or INVALID)
+            if day is INVALID:
+                self._malformed(lines, first_number, line)
                 continue
             if status not in COUNTED_STATUSES:
                 continue
             method, _, target = request.partition(b" ")
             if method not in COUNTED_METHODS:
                 continue
-            # The protocol is the last word unless this is HTTP/0.9.
-            path, _, protocol = target.rpartition(b" ")
-            if path and protocol.startswith(b"HTTP/"):
-                target = path
             key = keys.get(target)
             if key is None:
                 if len(keys) >= CACHE_LIMIT:
                     keys.clear()
-                key = keys[target] = request_key(target)
+                key = keys[target] = self._counted_key(target)
             if key is INVALID:
-                self._malformed(first_number + index, line)
-                continue
-            if not key.lower().endswith(self.extensions):
-                continue
-            self.counted_requests += 1
-            downloads.add((key, day, client))
+                self._malformed(lines, first_number, line)
+            elif key is not NOT_COUNTED:
+                counted += 1
+                downloads.add((key, day, client))
+        self.counted_requests += counted
 
-    def _malformed(self, number, line, count=1):
+    def _counted_key(self, target):
+        """Return the key of a request's target, NOT_COUNTED or INVALID."""
+        # The protocol is the last word unless this is HTTP/0.9.
+        path, _, protocol = target.rpartition(b" ")
+        if path and protocol.startswith(b"HTTP/"):
+            target = path
+        key = request_key(target)
+        if key is INVALID or key.lower().endswith(self.extensions):
+            return key
+        return NOT_COUNTED
+
+    def _malformed(self, lines, first_number, line, count=1):
         if self.first_malformed is None:
-            self.first_malformed = (number, line[:200])
+            number = first_number + lines.index(line)
+            self.first_malformed = (number, line[:MALFORMED_EXAMPLE_BYTES])
         self.malformed += count
 
     def read(self):
@@ -378,9 +421,9 @@ class LogReader:
                 # Keep the start of the giant line only to mark it
                 # malformed; its rest arrives with the next chunks.
                 pending = pending[:MAX_LINE_BYTES]
-            self.feed(lines)
+            self.feed(lines, self.encodes_extension(chunk) is not None)
         if pending:
-            self.feed([pending])
+            self.feed([pending], True)
 
     @staticmethod
     def _plain(file, head):
