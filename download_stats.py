@@ -83,8 +83,8 @@ TEXT_CHUNK_BYTES = 1 << 20
 #: skipped as malformed without being held in memory.
 MAX_LINE_BYTES = 1 << 20
 
-#: Bytes of a malformed line kept to show as an example under -v.
-MALFORMED_EXAMPLE_BYTES = 200
+#: Bytes of the first malformed line shown under -v.
+MALFORMED_EXAMPLE_BYTES = 120
 
 #: Below this much log data, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 16 << 20
@@ -130,10 +130,12 @@ def warn(message):
 #   downloads.example.org:443 203.0.113.9 - - [10/Oct/2026:23:55:36 -0700]
 #   "GET /releases/lv-1.iso HTTP/1.1" 206 1048576 "-" "curl/8.5.0"
 #
-# Only the fields up to the size are read.  Inside the quoted request Apache
-# writes a quote as \" and a backslash as \\, so the request is a run of
-# anything but a quote or backslash, or a backslash and any byte.  The
-# seconds are not captured because a day never depends on them.
+# Inside a quoted field Apache writes a quote as \" and a backslash as \\,
+# so a field is a run of anything but a quote or backslash, or a backslash
+# and any byte.  The fields after the size are only checked for being
+# whole (quoted fields closed), so that a line cut short by a crash or a
+# full disk is malformed instead of counted.  The seconds are not captured
+# because a day never depends on them.
 _LOG_FIELDS = rb"""
     (?P<client>\S+)[ ]                      # %h
     \S+[ ]                                  # %l
@@ -142,7 +144,9 @@ _LOG_FIELDS = rb"""
       (?P<offset>[+-]\d{4})\][ ]            # %t
     "(?P<request>REQUEST)"[ ]               # %r
     (?P<status>\d{3})[ ]                    # %>s
-    (?:\d+|-)(?=[ \r]|$)                    # %b or %O
+    (?:\d+|-)                               # %b or %O
+    (?:[ ](?:"[^"\\]*(?:\\.[^"\\]*)*"|[^ "]+))*  # Referer, User-Agent
+    \r?\Z
     """
 _ESCAPED_REQUEST = rb'[^"\\]*(?:\\.[^"\\]*)*'
 
@@ -160,8 +164,13 @@ VHOST_LOG_LINE = re.compile(
 #: everything up to the last quote that a status follows.  It accepts a
 #: request line with an unescaped quote, as servers other than Apache and
 #: hand-made log formats write them.
-LOOSE_LOG_LINE = re.compile(
-    rb"(?:\S+[ ])?" + _LOG_FIELDS.replace(b"REQUEST", rb".*"), re.VERBOSE)
+LOOSE_LOG_LINE = re.compile(rb"""
+    (?:\S+[ ])?(?P<client>\S+)[ ]\S+[ ]\S+[ ]
+    \[(?P<minute>\d\d/\w\w\w/\d{4}:\d\d:\d\d):[0-5]\d[ ]
+      (?P<offset>[+-]\d{4})\][ ]
+    "(?P<request>.*)"[ ](?P<status>\d{3})[ ](?:\d+|-)
+    (?:[ ].*")?\r?\Z
+    """, re.VERBOSE)
 
 #: Every line Apache writes has '] "' between %t and %r.  A line without it
 #: is malformed; that is the only check made on lines that cannot be a
@@ -176,8 +185,9 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 MONTH_NUMBERS = {name.encode("ascii"): number for number, name in
                  enumerate(calendar.month_abbr) if name}
 
-#: Returned by request_key() for a target that is no valid path.
-INVALID = ""
+#: Returned by request_key() and utc_day() for a value Apache would not
+#: have written: a path it rejects, or a time that does not exist.
+INVALID = object()
 
 #: Cached in place of a key for a file that is not counted.
 NOT_COUNTED = False
@@ -234,7 +244,7 @@ def request_key(target):
 
 
 def utc_day(minute, offset):
-    """Return the UTC date ("YYYY-MM-DD") of an Apache %t, or None.
+    """Return the UTC date ("YYYY-MM-DD") of an Apache %t, or INVALID.
 
     ``minute`` is b"10/Oct/2026:23:55" and ``offset`` b"-0700".  A table of
     month names and integer arithmetic do what strptime would, without
@@ -248,7 +258,7 @@ def utc_day(minute, offset):
     if (month is None or year < 1 or hour > 23 or minutes > 59
             or offset_hours > 23 or offset_minutes > 59
             or not 1 <= day <= calendar.monthrange(year, month)[1]):
-        return None
+        return INVALID
     shift = offset_hours * 60 + offset_minutes
     if offset[:1] == b"-":
         shift = -shift
@@ -257,7 +267,7 @@ def utc_day(minute, offset):
         date = datetime.date(year, month, day) + datetime.timedelta(
             days=utc_minutes // 1440)
     except OverflowError:
-        return None
+        return INVALID
     return date.isoformat()
 
 
@@ -318,11 +328,6 @@ class LogReader:
         """
         first_number = self.lines + 1
         self.lines += len(lines)
-        jointless = list(itertools.filterfalse(has_time_request_joint,
-                                               lines))
-        if jointless:
-            self._malformed(lines, first_number, jointless[0],
-                            len(jointless))
         names_extension = self.names_extension
         if encoded:
             encodes_extension = self.encodes_extension
@@ -334,22 +339,23 @@ class LogReader:
         days, keys, downloads = self.days, self.keys, self.downloads
         match, vhost_match = LOG_LINE.match, VHOST_LOG_LINE.match
         counted = 0
+        malformed = []
         for line in candidates:
             fields = (match(line) or vhost_match(line)
                       or LOOSE_LOG_LINE.match(line))
             if fields is None:
+                # A line without the joint is counted with the others below.
                 if has_time_request_joint(line):
-                    self._malformed(lines, first_number, line)
+                    malformed.append(line)
                 continue
             client, minute, offset, request, status = fields.groups()
             day = days.get((minute, offset))
             if day is None:
                 if len(days) >= CACHE_LIMIT:
                     days.clear()
-                day = days[minute, offset] = (utc_day(minute, offset)
-                                              or INVALID)
+                day = days[minute, offset] = utc_day(minute, offset)
             if day is INVALID:
-                self._malformed(lines, first_number, line)
+                malformed.append(line)
                 continue
             if status not in COUNTED_STATUSES:
                 continue
@@ -362,11 +368,20 @@ class LogReader:
                     keys.clear()
                 key = keys[target] = self._counted_key(target)
             if key is INVALID:
-                self._malformed(lines, first_number, line)
+                malformed.append(line)
             elif key is not NOT_COUNTED:
                 counted += 1
                 downloads.add((key, day, client))
         self.counted_requests += counted
+
+        jointless = list(itertools.filterfalse(has_time_request_joint,
+                                               lines))
+        self.malformed += len(malformed) + len(jointless)
+        if self.first_malformed is None and (malformed or jointless):
+            index = min(lines.index(group[0])
+                        for group in (malformed, jointless) if group)
+            self.first_malformed = (first_number + index,
+                                    lines[index][:MALFORMED_EXAMPLE_BYTES])
 
     def _counted_key(self, target):
         """Return the key of a request's target, NOT_COUNTED or INVALID."""
@@ -378,12 +393,6 @@ class LogReader:
         if key is INVALID or key.lower().endswith(self.extensions):
             return key
         return NOT_COUNTED
-
-    def _malformed(self, lines, first_number, line, count=1):
-        if self.first_malformed is None:
-            number = first_number + lines.index(line)
-            self.first_malformed = (number, line[:MALFORMED_EXAMPLE_BYTES])
-        self.malformed += count
 
     def read(self):
         """Read the whole file and return its FileResult."""
@@ -747,7 +756,11 @@ def write_atomically(path, data, backup=None):
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, mode)
-        if backup and os.path.exists(path):
+        if backup and os.path.exists(path) and not (
+                os.path.exists(backup) and os.path.samefile(path, backup)):
+            # A run stopped between the two renames below leaves path and
+            # backup as links to one file; renaming a third link over
+            # backup would then do nothing.
             backup_temporary = temporary + BACKUP_SUFFIX
             made.append(backup_temporary)
             try:
@@ -1478,8 +1491,13 @@ def parse_args(argv=None):
 
 
 def _describe_line(line):
-    text = line.decode("utf-8", "backslashreplace")
-    return json.dumps(text[:120] + ("..." if len(text) > 120 else ""))
+    """Quote the start of a log line for a message, escaping odd bytes."""
+    text = line[:MALFORMED_EXAMPLE_BYTES].decode("utf-8",
+                                                      "backslashreplace")
+    text = CONTROL_CHARACTER.sub(
+        lambda match: "\\x%02x" % ord(match.group()), text)
+    more = "..." if len(line) > MALFORMED_EXAMPLE_BYTES else ""
+    return '"%s%s"' % (text, more)
 
 
 def summary_lines(summary, written):
