@@ -553,8 +553,17 @@ def read_logs(patterns, extensions, jobs):
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context(
             "fork" if "fork" in methods else None)
-        with context.Pool(jobs) as pool:
+        pool = context.Pool(jobs)
+        try:
             results = list(pool.imap_unordered(read_log, work))
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            # Joining lets the pool's threads end before anything else
+            # forks; a fork while they run can deadlock the child.
+            pool.join()
         order = {path: index for index, path in enumerate(files)}
         results.sort(key=lambda result: order[result.path])
 
@@ -893,24 +902,22 @@ def find_images(root, stats_dir, extensions):
         visible = set(name for name in names if not name.startswith("."))
         relative = os.path.relpath(folder, root)
         prefix = "" if relative == "." else relative.replace(os.sep, "/")
+        # Checksum files and images alike must be regular files, or links
+        # that resolve to one inside the root.
+        published = {}
+        for name in visible:
+            info = _published_file(os.path.join(folder, name), real_root)
+            if info is not None:
+                published[name] = info
         images = []
-        for name in sorted(visible):
+        for name in sorted(published):
             if not name.lower().endswith(extensions):
                 continue
-            path = os.path.join(folder, name)
-            try:
-                info = os.stat(path)
-            except OSError:
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            if os.path.islink(path) and not _inside(
-                    os.path.realpath(path), real_root):
-                continue
+            info = published[name]
             companions = [
                 (suffix[1:], name + suffix)
                 for suffix in FILE_CHECKSUM_SUFFIXES + FILE_SIGNATURE_SUFFIXES
-                if name + suffix in visible]
+                if name + suffix in published]
             images.append(Image(_join(prefix, name), info.st_size,
                                 info.st_mtime,
                                 [(label, _join(prefix, companion))
@@ -919,16 +926,34 @@ def find_images(root, stats_dir, extensions):
             continue
         companions = []
         for checksum in FOLDER_CHECKSUM_NAMES:
-            if checksum in visible:
+            if checksum in published:
                 companions.append((checksum, _join(prefix, checksum)))
                 for suffix in FOLDER_SIGNATURE_SUFFIXES:
-                    if checksum + suffix in visible:
+                    if checksum + suffix in published:
                         companions.append(
                             (checksum + suffix,
                              _join(prefix, checksum + suffix)))
         images.sort(key=lambda image: (-image.mtime, image.key))
         folders.append(Folder(prefix, images, companions))
     return _folder_order(folders)
+
+
+def _published_file(path, real_root):
+    """Return os.stat() of path if it is a file the page may link to.
+
+    That is a regular file, or a symbolic link that resolves to one inside
+    real_root.  Return None for anything else, dangling links included.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    if os.path.islink(path) and not _inside(os.path.realpath(path),
+                                            real_root):
+        return None
+    return info
 
 
 def _join(prefix, name):
@@ -956,18 +981,15 @@ def format_size(size):
     value = float(size)
     for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
         value /= 1024
-        if value < 1024 or unit == "PiB":
-            break
-    return ("%.1f %s" if value < 100 else "%.0f %s") % (value, unit)
+        # One decimal below 100 and none above.  The unit goes up when the
+        # rounded number would reach 1024, so 1048575 bytes is "1.0 MiB".
+        number = ("%.1f" if value < 99.95 else "%.0f") % value
+        if float(number) < 1024 or unit == "PiB":
+            return "%s %s" % (number, unit)
 
 
 def format_count(number):
     return "{:,}".format(number)
-
-
-def url(key):
-    """Percent-encode a key for a relative link."""
-    return urllib.parse.quote(key, safe="/")
 
 
 def escape(text):
@@ -1027,14 +1049,17 @@ body {
 }
 h1 { font-size: 1.6rem; margin: 0 0 0.25rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 0.5rem; overflow-wrap: anywhere; }
-p { margin: 0.5rem 0; }
+p { margin: 0.5rem 0; max-width: 45rem; }
 a { color: var(--accent); }
 a:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 .lead, footer, .note { color: var(--muted); }
 footer { margin-top: 3rem; font-size: 0.875rem; }
 .scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; width: 100%; font-size: 0.95rem; }
-caption { text-align: left; font-weight: 600; padding: 0.5rem 0; }
+.visually-hidden {
+  position: absolute; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap;
+}
 th, td {
   padding: 0.4rem 0.6rem; border-bottom: 1px solid var(--border);
   text-align: left; vertical-align: top;
@@ -1044,29 +1069,60 @@ tfoot th, tfoot td { font-weight: 600; background: var(--surface); }
 .num { text-align: right; font-variant-numeric: tabular-nums;
   white-space: nowrap; }
 .zero { color: var(--muted); }
-.name { overflow-wrap: anywhere; min-width: 12rem; }
-.name a { font-weight: 600; }
-.checksums a { margin-right: 0.6rem; font-family: var(--mono);
-  font-size: 0.85rem; white-space: nowrap; }
+.group h2 { margin-bottom: 0.25rem; }
 .group-links { font-size: 0.9rem; margin: 0 0 0.5rem; }
-.group-links a { margin-right: 0.8rem; font-family: var(--mono); }
+.group-links a { margin-right: 0.8rem; font-family: var(--mono);
+  white-space: nowrap; }
+.files { table-layout: fixed; margin-top: 0.5rem; }
+.files .name { overflow-wrap: anywhere; }
+.files .name a { font-weight: 600; }
+.files .size { width: 6.5rem; }
+.files .date { width: 7.5rem; white-space: nowrap; }
+.files .checksums { width: 14.5rem; }
+.files .checksums a { margin-right: 0.6rem; font-family: var(--mono);
+  font-size: 0.85rem; white-space: nowrap; }
 .removed { color: var(--removed); font-size: 0.8rem; font-weight: 600;
-  margin-left: 0.4rem; }
-.stats th[scope=row] { font-weight: 400; overflow-wrap: anywhere;
-  min-width: 14rem; }
-.stats tbody th[scope=row] { position: sticky; left: 0;
-  background: var(--background); }
-.chart { width: 100%; height: auto; max-height: 16rem; display: block; }
+  margin-left: 0.4rem; white-space: nowrap; }
+.counts { margin-top: 0.5rem; }
+.counts th:first-child { position: sticky; left: 0; z-index: 1;
+  min-width: 22rem; overflow-wrap: anywhere;
+  box-shadow: inset -1px 0 0 var(--border); }
+.counts thead th:first-child, .counts tfoot th:first-child {
+  background: var(--surface); }
+.counts tbody th { font-weight: 400; background: var(--background); }
+.counts .folder { color: var(--muted); }
+.counts .total { font-weight: 600;
+  box-shadow: inset -1px 0 0 var(--border); }
+/* The side margins leave room for the labels under the first and last
+   bars, which the SVG draws past its edges. */
+.chart { display: block; width: calc(100% - 2rem); overflow: visible;
+  margin: 0.5rem 1rem; }
 .chart .bar { fill: var(--bar); }
-.chart text { fill: var(--muted); font: 11px var(--font); }
+.chart text { fill: var(--muted); font: 12px var(--font); }
 .chart .axis { stroke: var(--border); }
+.chart .grid { stroke: var(--border); stroke-dasharray: 4 4; }
 .summary { display: flex; flex-wrap: wrap; gap: 0.5rem 2rem;
   margin: 1rem 0; padding: 0; list-style: none; }
 .summary strong { display: block; font-size: 1.4rem; }
 @media (max-width: 40rem) {
   body { padding: 1rem 0.75rem 2rem; }
   th, td { padding: 0.35rem 0.4rem; }
-  .public td.date, .public th.date { display: none; }
+  .counts { font-size: 0.875rem; }
+  .counts th:first-child { min-width: 9rem; }
+}
+@media (max-width: 48rem) {
+  /* Each file becomes a card: the name on one line, then size, date and
+     checksum links, so that nothing is squeezed into narrow columns. */
+  .files, .files tbody, .files tr, .files td { display: block; }
+  .files thead { position: absolute; width: 1px; height: 1px;
+    overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); }
+  .files tr { display: flex; flex-wrap: wrap; gap: 0.1rem 1rem;
+    padding: 0.5rem 0; border-bottom: 1px solid var(--border); }
+  .files td { padding: 0; border: 0; }
+  .files .size, .files .date, .files .checksums { width: auto; }
+  .files td.name { flex-basis: 100%; }
+  .files td.size { text-align: left; }
+  .files td.checksums .zero { display: none; }
 }
 """
 
@@ -1220,8 +1276,24 @@ def load_templates(folder):
 # Rendering the pages
 # --------------------------------------------------------------------------
 
-def _link(key, label, base=""):
-    return '<a href="%s">%s</a>' % (escape(base + url(key)), escape(label))
+def _text(key):
+    """Escape a path for display.
+
+    os.walk returns bytes that are not UTF-8 as surrogate escapes, which
+    cannot be encoded in the page; they are shown as U+FFFD.
+    """
+    return escape(key.encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace"))
+
+
+def _href(key):
+    """Percent-encode a path for a relative link, byte for byte."""
+    return escape(urllib.parse.quote(key, safe="/",
+                                     errors="surrogateescape"))
+
+
+def _link(key, label):
+    return '<a href="%s">%s</a>' % (_href(key), _text(label))
 
 
 def render_public(templates, folders, generated):
@@ -1233,31 +1305,34 @@ def render_public(templates, folders, generated):
                      '</p>\n')
     for folder in folders:
         heading = folder.key + "/" if folder.key else "Top folder"
-        parts.append('<section>\n<h2>%s</h2>\n' % escape(heading))
+        parts.append('<section class="group">\n<header>\n<h2>%s</h2>\n'
+                     % _text(heading))
         if folder.companions:
             parts.append('<p class="group-links">%s</p>\n' % " ".join(
                 _link(key, label) for label, key in folder.companions))
         parts.append(
-            '<div class="scroll">\n<table>\n<caption>%s</caption>\n'
-            '<thead><tr><th scope="col">File</th>'
-            '<th scope="col" class="num">Size</th>'
+            '</header>\n<table class="files">\n'
+            '<caption class="visually-hidden">%s</caption>\n'
+            '<thead><tr><th scope="col" class="name">File</th>'
+            '<th scope="col" class="num size">Size</th>'
             '<th scope="col" class="date">Uploaded</th>'
-            '<th scope="col">Checksums</th></tr></thead>\n<tbody>\n' % (
-                escape("Images in %s" % (folder.key + "/" if folder.key
-                                          else "the top folder"))))
+            '<th scope="col" class="checksums">Checksums</th></tr></thead>\n'
+            '<tbody>\n' % (
+                _text("Images in %s" % (folder.key + "/" if folder.key
+                                         else "the top folder"))))
         for image in folder.images:
             name = image.key.rpartition("/")[2]
             checks = " ".join(_link(key, label)
                               for label, key in image.companions)
             parts.append(
                 '<tr><td class="name">%s</td>'
-                '<td class="num" title="%s bytes">%s</td>'
+                '<td class="num size" title="%s bytes">%s</td>'
                 '<td class="date">%s</td>'
                 '<td class="checksums">%s</td></tr>\n' % (
                     _link(image.key, name), format_count(image.size),
                     format_size(image.size), utc_date(image.mtime),
                     checks or '<span class="zero">none</span>'))
-        parts.append('</tbody>\n</table>\n</div>\n</section>\n')
+        parts.append('</tbody>\n</table>\n</section>\n')
     count = len(images)
     return templates.public.substitute(
         style=templates.style,
@@ -1271,31 +1346,64 @@ def render_public(templates, folders, generated):
     ) + GENERATOR_MARKER + "\n"
 
 
-def _bar_chart(label, bars, tick_every):
-    """Return an inline SVG bar chart of (label, value) pairs."""
-    if not bars or not any(value for _label, value in bars):
-        return '<p class="note">No downloads recorded yet.</p>\n'
-    width, height, top, bottom = 24, 160, 14, 22
-    peak = max(value for _label, value in bars)
-    parts = ['<svg class="chart" viewBox="0 0 %d %d" role="img"'
-             ' aria-label="%s" preserveAspectRatio="xMinYMin meet">\n' % (
-                 width * len(bars), height + top + bottom, escape(label)),
-             '<line class="axis" x1="0" y1="%d" x2="%d" y2="%d"/>\n' % (
-                 height + top, width * len(bars), height + top)]
-    for index, (name, value) in enumerate(bars):
-        bar = round(height * value / peak) if value else 0
-        x = index * width
+#: Geometry of the bar charts in CSS pixels.  Heights are fixed, but the
+#: horizontal positions are percentages of the page width, so the bars
+#: stretch to any screen while the 12 px labels keep their size.
+CHART_TOP = 20
+CHART_PLOT_HEIGHT = 140
+CHART_HEIGHT = CHART_TOP + CHART_PLOT_HEIGHT + 24
+#: A chart is divided into at least this many slots, so that a history of
+#: two months draws two narrow bars, not two bars each half a page wide.
+#: On a 360 px phone the chart is 304 px wide, so five slots leave 60 px
+#: for each label.  "2026-05" in 12 px DejaVu Sans measured 50 px in
+#: Chromium 156.
+CHART_MIN_SLOTS = 5
+
+
+def _tick_indexes(count, slots, max_ticks):
+    """Return the indexes of the bars that get a label under the axis.
+
+    The newest bar is always labelled, then every step-th bar before it,
+    where step keeps labels at least 1/max_ticks of the width apart.
+    """
+    step = -(-slots // max_ticks)
+    return list(range(count - 1, -1, -step))
+
+
+def _bar_chart(label, bars, max_ticks, empty):
+    """Return an inline SVG bar chart of (name, tick label, value) bars.
+
+    When every value is 0, return a paragraph with the note empty instead.
+    """
+    if not any(value for _name, _tick, value in bars):
+        return '<p class="note">%s</p>\n' % escape(empty)
+    peak = max(value for _name, _tick, value in bars)
+    slots = max(len(bars), CHART_MIN_SLOTS)
+    slot = 100.0 / slots
+    axis = CHART_TOP + CHART_PLOT_HEIGHT
+    parts = ['<svg class="chart" width="100%%" height="%d" role="img"'
+             ' aria-label="%s">\n' % (CHART_HEIGHT, escape(label)),
+             '<line class="grid" x1="0" y1="%d" x2="100%%" y2="%d"/>\n' % (
+                 CHART_TOP, CHART_TOP),
+             '<text x="0" y="%d">peak %s</text>\n' % (
+                 CHART_TOP - 6, format_count(peak))]
+    for index, (name, _tick, value) in enumerate(bars):
+        # A bar for a small but non-zero count stays visible.
+        height = max(1, round(CHART_PLOT_HEIGHT * value / peak)) \
+            if value else 0
         parts.append(
-            '<rect class="bar" x="%d" y="%d" width="%d" height="%d">'
+            '<rect class="bar" x="%.3f%%" y="%d" width="%.3f%%" height="%d">'
             '<title>%s: %s</title></rect>\n' % (
-                x + 3, height + top - bar, width - 6, bar, escape(name),
-                format_count(value)))
-        if index % tick_every == 0 or index == len(bars) - 1:
-            parts.append('<text x="%d" y="%d" text-anchor="middle">%s'
-                         '</text>\n' % (x + width // 2,
-                                        height + top + 16,
-                                        escape(name[-5:])))
-    parts.append('<text x="2" y="10">peak %s</text>\n' % format_count(peak))
+                (index + 0.15) * slot, axis - height, 0.7 * slot, height,
+                escape(name), format_count(value)))
+    parts.append('<line class="axis" x1="0" y1="%d" x2="100%%" y2="%d"/>\n'
+                 % (axis, axis))
+    # A label is centred under its bar.  The first and last ones stick out
+    # of the chart by up to half a label, into the margin STYLE gives it.
+    for index in _tick_indexes(len(bars), slots, max_ticks):
+        parts.append('<text x="%.3f%%" y="%d" text-anchor="middle">%s'
+                     '</text>\n' % ((index + 0.5) * slot, axis + 17,
+                                    escape(bars[index][1])))
     parts.append('</svg>\n')
     return "".join(parts)
 
@@ -1327,24 +1435,23 @@ def render_stats(templates, history, present, generated):
             day_totals[day] = day_totals.get(day, 0) + count
     grand_total = sum(totals.values())
 
-    if months:
-        span = _months_between(months[0], months[-1])
-        month_chart = _bar_chart(
-            "Downloads per month, %s to %s" % (span[0], span[-1]),
-            [(month, month_totals.get(month, 0)) for month in span],
-            max(1, len(span) // 12))
-    else:
-        span = []
-        month_chart = _bar_chart("", [], 1)
+    span = _months_between(months[0], months[-1]) if months else []
+    month_chart = _bar_chart(
+        "Downloads per month" + (", %s to %s" % (span[0], span[-1])
+                                 if span else ""),
+        [(month, month, month_totals.get(month, 0)) for month in span],
+        5, "No downloads recorded yet.")
+    recent = []
     if days:
         last = datetime.date.fromisoformat(days[-1])
         recent = [(last - datetime.timedelta(days=back)).isoformat()
                   for back in range(RECENT_DAYS - 1, -1, -1)]
-        day_chart = _bar_chart(
-            "Downloads per day, %s to %s" % (recent[0], recent[-1]),
-            [(day, day_totals.get(day, 0)) for day in recent], 7)
-    else:
-        day_chart = _bar_chart("", [], 1)
+    day_chart = _bar_chart(
+        "Downloads per day" + (", %s to %s" % (recent[0], recent[-1])
+                               if recent else ""),
+        [(day, day[5:], day_totals.get(day, 0)) for day in recent],
+        6, "No daily counts recorded yet." if months
+        else "No downloads recorded yet.")
 
     if months:
         period = "History from %s to %s" % (months[0], months[-1])
@@ -1370,20 +1477,30 @@ def render_stats(templates, history, present, generated):
     ) + GENERATOR_MARKER + "\n"
 
 
-def _number_cell(count):
-    if not count:
-        return '<td class="num zero">0</td>'
-    return '<td class="num">%s</td>' % format_count(count)
+def _number_cell(count, extra_class=""):
+    classes = "num" + (" zero" if not count else "") + extra_class
+    return '<td class="%s">%s</td>' % (classes, format_count(count))
+
+
+def _file_name_cell(key):
+    """Return a key as HTML with its folder muted and a break after "/"."""
+    folder, slash, name = key.rpartition("/")
+    if not slash:
+        return escape(name)
+    return '<span class="folder">%s/</span><wbr>%s' % (
+        "/<wbr>".join(escape(part) for part in folder.split("/")),
+        escape(name))
 
 
 def _month_table(history, present, totals, month_totals, columns,
                  grand_total):
     if not history:
         return '<p class="note">No downloads recorded yet.</p>\n'
-    parts = ['<div class="scroll">\n<table>\n<caption>Downloads per file'
-             ' and month, newest month first</caption>\n<thead><tr>'
-             '<th scope="col">File</th><th scope="col" class="num">Total'
-             '</th>']
+    parts = ['<div class="scroll">\n<table class="counts">\n'
+             '<caption class="visually-hidden">Downloads per file and'
+             ' month, newest month first</caption>\n<thead><tr>'
+             '<th scope="col">File</th><th scope="col" class="num total">'
+             'Total</th>']
     parts.extend('<th scope="col" class="num">%s</th>' % month
                  for month in columns)
     parts.append('</tr></thead>\n<tbody>\n')
@@ -1393,12 +1510,12 @@ def _month_table(history, present, totals, month_totals, columns,
             '<span class="removed" title="no longer on the server">'
             'removed</span>')
         parts.append('<tr><th scope="row">%s%s</th>%s%s</tr>\n' % (
-            escape(key), mark, _number_cell(totals[key]),
+            _file_name_cell(key), mark, _number_cell(totals[key], " total"),
             "".join(_number_cell(entry.months.get(month, 0))
                     for month in columns)))
     parts.append('</tbody>\n<tfoot><tr><th scope="row">All files</th>%s%s'
                  '</tr></tfoot>\n</table>\n</div>\n' % (
-                     _number_cell(grand_total),
+                     _number_cell(grand_total, " total"),
                      "".join(_number_cell(month_totals.get(month, 0))
                              for month in columns)))
     return "".join(parts)
@@ -1561,6 +1678,10 @@ def run(args):
     if not os.path.isdir(root):
         raise Failure("the download root %s does not exist or is not a"
                       " folder; create it or pass --root" % root)
+    if os.path.realpath(stats_dir) == os.path.realpath(root):
+        raise Failure("the stats folder %s is the download root, so its page"
+                      " would replace the public one; pass another"
+                      " --stats-dir" % stats_dir)
     templates = load_templates(args.templates)
     if not args.dry_run:
         _check_folder(root, "download root", "--root")
