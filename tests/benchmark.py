@@ -90,7 +90,7 @@ ISO_SHARE = 0.30
 VHOST_SHARE = 0.10
 IPV6_SHARE = 0.35
 VHOST_PREFIX = "downloads.example.org:443 "
-GZIP_LEVEL = 6  # gzip's default level, which logrotate uses unless told otherwise
+GZIP_LEVEL = 6  # the default level of gzip(1)
 
 # Relative traffic per UTC hour (0 .. 23), with the peak in the European
 # and American afternoon.
@@ -283,6 +283,7 @@ class TrafficGenerator:
         self.windows = [[] for _ in range(ROTATED_FILES + 1)]
         # Each (ip, key, UTC day) is one int: (ip * keys + key) * days + day.
         self.downloads = set()
+        self.stored_lines = 0
         self.pending_writes = []
 
     # Building and storing lines.
@@ -300,15 +301,17 @@ class TrafficGenerator:
 
     def add_line(self, client, start, end, request, status, size,
                  referer, agent, counted_key=-1):
-        """Store one log line and return 1, or 0 if it falls outside the logs.
+        """Store one log line unless it falls outside the logs, and return 1.
 
         A line whose request ended before the first kept rotation is in a
         deleted file, and one that ends after the end of the logs is not
-        written yet. A counted_key of 0 or more marks a line that
-        download_stats.py must count for that key.
+        written yet. Both still count as generated traffic in the return
+        value, which the hourly budget uses. A counted_key of 0 or more
+        marks a line that download_stats.py must count for that key.
         """
         if end < FIRST_ROTATION or end >= END_OF_LOGS:
-            return 0
+            return 1
+        self.stored_lines += 1
         rng = self.rng
         offset = 0
         draw = rng.random()
@@ -344,7 +347,7 @@ class TrafficGenerator:
             return "/" + key.replace("/", "//", 1)
         return SITE + "/" + key
 
-    # ISO traffic: each method returns the number of lines stored.
+    # ISO traffic: each method returns the number of lines generated.
 
     def full_download(self, client, start):
         rng = self.rng
@@ -489,42 +492,54 @@ class TrafficGenerator:
 
     def other_event(self, start):
         """Store one request or page view that is not an ISO request."""
-        rng = self.rng
         client = self.pick_client()
-        draw = rng.random()
+        draw = self.rng.random()
         if draw < 0.55:
             return self.page_view(client, start)
         if draw < 0.75:
             return self.checksum_request(client, start)
+        if draw < 0.91:
+            return self.crawler_request(client, start)
+        return self.rare_request(client, start)
+
+    def crawler_request(self, client, start):
+        """Store a request from a crawler, a script or a form."""
+        rng = self.rng
         bot = BOT_AGENTS[int(len(BOT_AGENTS) * rng.random())]
-        if draw < 0.83:
+        draw = rng.random()
+        if draw < 0.5:
             return self.add_line(client, start, start,
                                  "GET /robots.txt HTTP/1.1", 200, 68, "-", bot)
-        if draw < 0.87:
+        if draw < 0.75:
             return self.add_line(client, start, start,
                                  "GET /releases HTTP/1.1", 301, 338, "-", bot)
-        if draw < 0.91:
-            agent = BROWSER_AGENTS[int(len(BROWSER_AGENTS) * rng.random())]
-            return self.add_line(client, start, start + 1,
-                                 "POST /feedback HTTP/2.0", 200, 512,
-                                 SITE + "/", agent)
-        if draw < 0.95:
+        agent = BROWSER_AGENTS[int(len(BROWSER_AGENTS) * rng.random())]
+        return self.add_line(client, start, start + 1,
+                             "POST /feedback HTTP/2.0", 200, 512,
+                             SITE + "/", agent)
+
+    def rare_request(self, client, start):
+        """Store a scanner probe, a listing fetch or a broken request."""
+        rng = self.rng
+        bot = BOT_AGENTS[int(len(BOT_AGENTS) * rng.random())]
+        draw = rng.random()
+        if draw < 0.45:
             path = ("/wp-login.php", "/.env", "/.git/config",
                     "/admin/", "/xmlrpc.php")[int(5 * rng.random())]
             method = "POST" if path == "/xmlrpc.php" else "GET"
             return self.add_line(client, start, start,
                                  "%s %s HTTP/1.1" % (method, path),
                                  404, 196, "-", bot)
-        if draw < 0.985:
+        if draw < 0.85:
+            version = VERSIONS[int(len(VERSIONS) * rng.random())]
             return self.add_line(client, start, start,
-                                 "GET /releases/%s/ HTTP/1.1"
-                                 % VERSIONS[int(len(VERSIONS) * rng.random())],
+                                 "GET /releases/%s/ HTTP/1.1" % version,
                                  200, 9_871, "-", bot)
-        if draw < 0.992:
+        if draw < 0.92:
             # A client that connected and sent nothing before the timeout.
             return self.add_line(client, start, start + 60, "-", 408, "-",
                                  "-", "-")
-        if draw < 0.996:
+        if draw < 0.96:
             # A TLS handshake sent to a plain HTTP port.
             return self.add_line(client, start, start,
                                  "\\x16\\x03\\x01\\x02", 400, 226, "-", "-")
@@ -547,14 +562,15 @@ class TrafficGenerator:
                 weight = HOURLY_WEIGHTS[hour // HOUR % 24]
                 target = hourly_lines * weight * (0.9 + 0.2 * rng.random())
                 iso_target = target * ISO_SHARE
+                stored_before = self.stored_lines
                 iso_lines = 0
                 while iso_lines < iso_target:
                     iso_lines += self.iso_event(hour + int(HOUR * rng.random()))
+                self.log_set.iso_lines += self.stored_lines - stored_before
                 other_lines = 0
                 while other_lines < target - iso_target:
                     other_lines += self.other_event(
                         hour + int(HOUR * rng.random()))
-                self.log_set.iso_lines += iso_lines
                 next_hour = hour + HOUR
                 while (next_window <= ROTATED_FILES
                        and next_hour >= FIRST_ROTATION + (next_window + 1) * DAY):
@@ -704,6 +720,13 @@ def compare_counts(counts_path, expected):
     return differences
 
 
+def print_load():
+    """Print the load average, because other processes distort the times."""
+    if hasattr(os, "getloadavg"):
+        print("  load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg(),
+              flush=True)
+
+
 def summarize_walls(results):
     walls = [result["wall"] for result in results]
     return statistics.median(walls), min(walls), max(walls)
@@ -753,6 +776,7 @@ def measure_scale(scale, args, work_folder, env):
             run + 1, args.runs, script_results[-1]["wall"],
             zcat_results[-1]["wall"]), flush=True)
 
+    print_load()
     script_median, script_min, script_max = summarize_walls(script_results)
     zcat_median, zcat_min, zcat_max = summarize_walls(zcat_results)
     peak_mib = max(result["peak_mib"] for result in script_results)
@@ -761,8 +785,10 @@ def measure_scale(scale, args, work_folder, env):
           "CPU %.2f s, peak RSS %.1f MiB" % (
               script_median, script_min, script_max,
               log_set.lines / script_median, cpu, peak_mib))
-    print("  zcat -f: median %.2f s (min %.2f, max %.2f), %.0f lines/s" % (
-        zcat_median, zcat_min, zcat_max, log_set.lines / zcat_median))
+    zcat_cpu = statistics.median(result["cpu"] for result in zcat_results)
+    print("  zcat -f: median %.2f s (min %.2f, max %.2f), %.0f lines/s, "
+          "CPU %.2f s" % (zcat_median, zcat_min, zcat_max,
+                          log_set.lines / zcat_median, zcat_cpu))
     print("  ratio script/zcat: %.1f" % (script_median / zcat_median))
     if differences:
         print("  counts: %d differences, first ones:" % len(differences))
@@ -808,6 +834,7 @@ def parse_args(argv):
                     "check its counts.")
     parser.add_argument("--lines-per-day", type=int, default=100_000,
                         help="log lines per day at scale 1 (default 100000)")
+
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--scale", type=float, default=None,
                        help="multiply --lines-per-day by this factor "
@@ -815,6 +842,7 @@ def parse_args(argv):
     sizes.add_argument("--scales", type=parse_scales, default=None,
                        help="comma-separated factors, measured one after "
                             "the other, such as 1,10")
+
     parser.add_argument("--runs", type=int, default=5,
                         help="timed runs of each command; the median is "
                              "reported (default 5)")
@@ -826,6 +854,7 @@ def parse_args(argv):
     parser.add_argument("--keep", metavar="DIR", default=None,
                         help="generate into DIR and keep the logs, the "
                              "expected counts and the last run's root")
+
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -853,7 +882,8 @@ def main(argv):
     print("CPUs: %s (%s usable), download_stats.py --jobs: %s" % (
         os.cpu_count(), usable_cpus,
         args.jobs if args.jobs is not None else "not passed"))
-    print("runs per command: %d, seed %d" % (args.runs, args.seed), flush=True)
+    print("runs per command: %d, seed %d" % (args.runs, args.seed))
+    print_load()
 
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)

@@ -156,3 +156,28 @@ def pinned_tz(value):
         else:
             os.environ["TZ"] = saved
         time.tzset()
+
+
+def merge_expected(history, downloads):
+    """Return the "files" a run should write, from the merge rule.
+
+    `history` is the stored "files" object and `downloads` an iterable of
+    (ip, key, datetime.date). Each distinct triple counts once. A stored day
+    keeps max(old, new), and a month keeps max(old month, sum of that
+    month's stored days).
+    """
+    import collections
+    import copy
+    files = copy.deepcopy(history)
+    per_day = collections.Counter(
+        (key, day.isoformat()) for _ip, key, day in set(downloads))
+    for (key, day), count in per_day.items():
+        entry = files.setdefault(key, {"days": {}, "months": {}})
+        entry["days"][day] = max(entry["days"].get(day, 0), count)
+    for entry in files.values():
+        sums = collections.Counter()
+        for day, count in entry["days"].items():
+            sums[day[:7]] += count
+        for month, total in sums.items():
+            entry["months"][month] = max(entry["months"].get(month, 0), total)
+    return files

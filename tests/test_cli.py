@@ -34,12 +34,11 @@ class OutputTest(TreeTestCase):
             log_line(ip="192.0.2.1", target="/b.txt"),
         ])
 
-    def malformed_lines(self, count, lineno):
-        """Return the accepted malformed summary lines (file name or path)."""
-        return {
-            "download_stats: %d malformed lines skipped, first: %s line %d"
-            % (count, name, lineno)
-            for name in ("access.log", self.log_path("access.log"))}
+    def malformed_line(self, count, lineno, text):
+        """Return the summary line of malformed lines, quoting the first."""
+        return ('download_stats: %d malformed lines skipped, first: %s line'
+                ' %d: "%s"' % (count, self.log_path("access.log"), lineno,
+                               text))
 
     def test_success_silent(self):
         self.write_two_files()
@@ -58,7 +57,8 @@ class OutputTest(TreeTestCase):
         self.assertEqual(lines[0], "download_stats: read 2 log files, 8 lines")
         self.assertEqual(lines[1],
                          "download_stats: 4 counted requests, 3 downloads")
-        self.assertIn(lines[2], self.malformed_lines(2, 2))
+        self.assertEqual(lines[2],
+                         self.malformed_line(2, 2, "not a log line"))
         self.assertTrue(lines[3].startswith("download_stats: wrote "))
         self.assertIn("counts.json", lines[3])
         self.assertIn("index.html", lines[3])

@@ -5,8 +5,6 @@ Some cases run the script as the user nobody (uid 65534) when the tests run
 as root, because root reads files whatever their mode.
 """
 
-import collections
-import copy
 import datetime
 import errno
 import fcntl
@@ -18,18 +16,17 @@ import os
 import random
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 import zlib
 from unittest import mock
 
-from support import (SCRIPT, TreeTestCase, apache_time, log_line, read_counts,
-                     run_main, run_script, write_log)
+from support import (SCRIPT, TreeTestCase, apache_time, log_line,
+                     merge_expected, read_counts, run_main, run_script,
+                     write_log)
 
 ERROR_PREFIX = "download_stats: error: "
 WARNING_PREFIX = "download_stats: warning: "
@@ -41,28 +38,6 @@ def download_line(ip, key, day=DAY, fmt="combined", hour=12):
     """Build a log line that counts as a download of `key` on `day`."""
     time_field = apache_time(day.year, day.month, day.day, hour)
     return log_line(ip=ip, target="/" + key, time=time_field, fmt=fmt)
-
-
-def merge_expected(history, downloads):
-    """Return the "files" a run should write, from the spec's merge rule.
-
-    `downloads` is an iterable of (ip, key, datetime.date). Each distinct
-    triple counts once. A stored day keeps max(old, new), and a month keeps
-    max(old month, sum of that month's stored days).
-    """
-    files = copy.deepcopy(history)
-    per_day = collections.Counter(
-        (key, day.isoformat()) for _ip, key, day in set(downloads))
-    for (key, day), count in per_day.items():
-        entry = files.setdefault(key, {"days": {}, "months": {}})
-        entry["days"][day] = max(entry["days"].get(day, 0), count)
-    for key, entry in files.items():
-        sums = collections.Counter()
-        for day, count in entry["days"].items():
-            sums[day[:7]] += count
-        for month, total in sums.items():
-            entry["months"][month] = max(entry["months"].get(month, 0), total)
-    return files
 
 
 def history_bytes(files):
@@ -127,14 +102,14 @@ def nobody_python():
 def run_unprivileged(test, args):
     """Run the script as nobody when the tests run as root, else as is."""
     if os.geteuid() != 0:
-        return run_script(args)
+        return run_script(args, timeout=60)
     python = nobody_python()
     if python is None:
         test.skipTest("no Python 3.9+ that the user nobody can run")
     os.chmod(test.tmp, 0o755)
     return subprocess.run([python, SCRIPT] + list(args),
                           preexec_fn=drop_to_nobody, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+                          stderr=subprocess.PIPE, text=True, timeout=60)
 
 
 def chown_tree(path, uid):
@@ -297,7 +272,8 @@ class WriteTest(TreeTestCase):
             resource.setrlimit(resource.RLIMIT_FSIZE,
                                (limit, resource.RLIM_INFINITY))
 
-        result = run_script(self.base_args(), preexec_fn=limit_file_size)
+        result = run_script(self.base_args(), preexec_fn=limit_file_size,
+                            timeout=60)
         self.assertEqual(result.returncode, 1, result.stderr)
         self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
         self.assertEqual(len(error_lines(result.stderr)), 1, result.stderr)
@@ -333,7 +309,7 @@ class WriteTest(TreeTestCase):
     def test_sigkill_random_delays(self):
         old, expected = self._kill_fixture()
         started = time.monotonic()
-        self._start().wait()
+        self._start().wait(timeout=60)
         duration = time.monotonic() - started
         self.assertEqual(self._counts_state(old, expected), "new")
         rng = random.Random(20261010)
@@ -341,6 +317,7 @@ class WriteTest(TreeTestCase):
             write_bytes(self.counts, old)
             delay = rng.uniform(0.0, duration)
             process = self._start()
+            self.addCleanup(process.kill)
             time.sleep(delay)
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -359,12 +336,17 @@ class WriteTest(TreeTestCase):
         old, expected = self._kill_fixture()
         rng = random.Random(7)
         for attempt in range(4):
+            for path in leftovers(self.stats):
+                os.remove(path)
             write_bytes(self.counts, old)
             before = os.stat(self.counts)
             signature = (before.st_ino, before.st_size, before.st_mtime_ns)
             on_temp = attempt % 2 == 1
             process = self._start()
+            self.addCleanup(process.kill)
+            deadline = time.monotonic() + 60
             while process.poll() is None:
+                self.assertLess(time.monotonic(), deadline, "run hangs")
                 try:
                     now = os.stat(self.counts)
                     changed = (now.st_ino, now.st_size,

@@ -1,5 +1,5 @@
 """Seeded fuzz tests: good log lines mixed with mutated and random lines,
-and mutated counts.json files.
+and counts.json files with mutated bytes or mutated values.
 
 Mutated lines must never count, and these two rules show why:
 
@@ -20,18 +20,17 @@ import gzip
 import json
 import os
 import random
-import sys
 import unittest
 
-from support import (TreeTestCase, log_line, read_counts, run_main,
-                     run_script, write_log)
+from support import (TreeTestCase, log_line, merge_expected, read_counts,
+                     run_main, run_script, write_log)
 
 BLOCKED = frozenset(b"iI%\\")
 ALLOWED = bytes(b for b in range(256) if b not in BLOCKED)
 FORMATS = ("common", "combined", "vhost_combined")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-SEEDS = (1, 2, 3)
+SEEDS = (1, 2, 3, 4, 5, 6)
 
 
 def format_time(moment, offset_minutes):
@@ -171,8 +170,8 @@ def bad_time_line(rng, number):
     return bytes(data)
 
 
-def build_logs(rng, folder, good_count=500, mutant_count=1500,
-               random_count=300, bad_time_count=200):
+def build_logs(rng, folder, good_count=1000, mutant_count=3000,
+               random_count=600, bad_time_count=400):
     """Write three logs (one gzip with two members), return the downloads."""
     lines, downloads = good_lines(rng, good_count)
     lines = [line.encode("ascii") for line in lines]
@@ -212,11 +211,41 @@ class LineFuzzTest(TreeTestCase):
         downloads = build_logs(random.Random(11), self.logs)
         args = self.base_args()
         args[args.index("--jobs") + 1] = "3"
-        result = run_script(args)
+        result = run_script(args, timeout=120)
         self.assertEqual((result.returncode, result.stdout, result.stderr),
                          (0, "", ""))
         self.assertEqual(read_counts(self.stats)["files"],
                          expected_files(downloads))
+
+
+VALID_DAYS = ("2024-02-29", "2026-12-31", "2026-01-01", "2025-06-15")
+INVALID_DAYS = ("2026-02-29", "2026-04-31", "2026-00-10", "2026-13-01",
+                "2026-10-32", "tomorrow", "", "2026/10/10",
+                "2026-10-10T00:00")
+VALID_MONTHS = ("2026-12", "2025-01", "2024-02")
+INVALID_MONTHS = ("2026-13", "2026-00", "2026", "Oct-2026", "")
+VALID_COUNTS = (0, 1, 7, 10 ** 12)
+INVALID_COUNTS = (-1, 1.5, 2.0, "3", True, False, None, [], {})
+
+
+def mutate_periods(rng, periods, valid_keys, invalid_keys):
+    """Rename a key, replace a count or add an entry in a periods object."""
+    choice = rng.randrange(3)
+    if choice == 0 and periods:
+        old = rng.choice(sorted(periods))
+        periods[rng.choice(valid_keys + invalid_keys)] = periods.pop(old)
+    elif choice == 1 and periods:
+        periods[rng.choice(sorted(periods))] = rng.choice(
+            VALID_COUNTS + INVALID_COUNTS)
+    else:
+        periods[rng.choice(valid_keys + invalid_keys)] = rng.choice(
+            VALID_COUNTS + INVALID_COUNTS)
+
+
+def periods_valid(periods, valid_keys):
+    """Apply the rule: real date keys, counts that are ints 0 or more."""
+    return all(key in valid_keys and type(count) is int and count >= 0
+               for key, count in periods.items())
 
 
 class HistoryFuzzTest(TreeTestCase):
@@ -233,7 +262,7 @@ class HistoryFuzzTest(TreeTestCase):
         valid = json.dumps({"files": files, "generated": "2026-10-10T00:00:00Z",
                             "schema": 2}, sort_keys=True, indent=2).encode()
         alphabet = bytes(range(256))
-        for attempt in range(40):
+        for attempt in range(150):
             mutant = mutate(rng, valid, alphabet)
             base = os.path.join(self.tmp, "h%d" % attempt)
             root = os.path.join(base, "root")
@@ -263,6 +292,64 @@ class HistoryFuzzTest(TreeTestCase):
                 else:
                     self.assertEqual(err, "")
                     self.assertEqual(read_counts(stats)["schema"], 2)
+
+    def test_fuzz_history_values(self):
+        # Every key and count comes from the tables above or from the
+        # valid starting history, so validity is known without the script.
+        rng = random.Random(8)
+        log = self.log_path()
+        download = ("192.0.2.1", "pub/new.iso", datetime.date(2026, 10, 10))
+        write_log(log, [log_line(ip=download[0], target="/pub/new.iso")])
+        start_days = ("2026-10-09", "2026-10-10", "2026-09-30")
+        start_months = ("2026-09", "2026-10")
+        for attempt in range(150):
+            legacy = attempt % 3 == 0
+            files = {"pub/a.iso": {"days": {"2026-10-09": 3, "2026-10-10": 2},
+                                   "months": {"2026-09": 7, "2026-10": 5}},
+                     "pub/b.iso": {"days": {"2026-09-30": 1},
+                                   "months": {"2026-09": 1}}}
+            valid = True
+            for _ in range(rng.randint(1, 3)):
+                entry = files[rng.choice(sorted(files))]
+                if legacy or rng.random() < 0.5:
+                    keys = start_months + VALID_MONTHS
+                    mutate_periods(rng, entry["months"], keys, INVALID_MONTHS)
+                else:
+                    keys = start_days + VALID_DAYS
+                    mutate_periods(rng, entry["days"], keys, INVALID_DAYS)
+            for entry in files.values():
+                valid = valid and periods_valid(
+                    entry["days"], start_days + VALID_DAYS)
+                valid = valid and periods_valid(
+                    entry["months"], start_months + VALID_MONTHS)
+            if legacy:
+                history = {key: {"days": {}, "months": entry["months"]}
+                           for key, entry in files.items()}
+                document = {key: entry["months"]
+                            for key, entry in files.items()}
+            else:
+                history = files
+                document = {"files": files, "schema": 2,
+                            "generated": "2026-10-10T00:00:00Z"}
+            data = json.dumps(document, indent=2).encode("utf-8")
+            root = os.path.join(self.tmp, "v%d" % attempt)
+            stats = os.path.join(root, ".stats")
+            os.makedirs(stats)
+            counts = os.path.join(stats, "counts.json")
+            with open(counts, "wb") as file:
+                file.write(data)
+            args = ["--logs", log, "--root", root, "--jobs", "1"]
+            with self.subTest(attempt=attempt, document=document):
+                code, out, err = run_main(args)
+                if valid:
+                    self.assertEqual((code, out, err), (0, "", ""))
+                    self.assertEqual(read_counts(stats)["files"],
+                                     merge_expected(history, [download]))
+                else:
+                    self.assertEqual(code, 1)
+                    self.assertEqual(len(err.splitlines()), 1, err)
+                    with open(counts, "rb") as file:
+                        self.assertEqual(file.read(), data)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from support import (TreeTestCase, apache_time, day_counts, log_line,
 
 
 def write_counts(stats_dir, data):
-    """Write counts.json as bytes, or as JSON when data is not bytes."""
+    """Write data to counts.json: bytes as given, anything else as JSON."""
     os.makedirs(stats_dir, exist_ok=True)
     if not isinstance(data, bytes):
         data = json.dumps(data).encode("utf-8")
@@ -296,56 +296,71 @@ def rotate(logs, name):
 
 
 class RotationSimulationTest(TreeTestCase):
-    """Forty days of daily rotation and runs, checked against the generator."""
+    """Forty days of daily rotation and runs, checked against the generator.
+
+    %t is the time a request started, but Apache writes the line when the
+    response ends, so a long download that starts before a rotation lands
+    in the next file. Each run happens right after a rotation, before the
+    late lines of the previous day are written.
+    """
 
     START = datetime.datetime(2026, 1, 25, tzinfo=datetime.timezone.utc)
     DAYS = 40
     SKIPPED_RUNS = {4, 13, 14, 15, 27}
 
-    def generate_day(self, rng, start):
-        """Return (on_time, late) lines for one UTC day and its downloads.
-
-        Late lines are requests that began in the last hour of the day and
-        were logged after midnight, so they land in the next day's file.
-        """
-        events = []
-        for _ in range(rng.randint(60, 140)):
-            utc = start + datetime.timedelta(seconds=rng.randrange(86400))
-            target, key = rng.choice(TARGETS)
-            events.append((utc, rng.choice(CLIENTS), target, key,
-                           rng.choice(METHODS), rng.choice(STATUSES)))
+    def generate_events(self, rng):
+        """Return [(write time, line)] for DAYS days and the true downloads."""
+        events, truth = [], set()
+        for day in range(self.DAYS):
+            midnight = self.START + datetime.timedelta(days=day)
+            for _ in range(rng.randint(60, 140)):
+                started = midnight + datetime.timedelta(
+                    seconds=rng.randrange(86400))
+                # Most responses take seconds, one in five takes hours.
+                if rng.random() < 0.2:
+                    duration = rng.randrange(3 * 3600)
+                else:
+                    duration = rng.randrange(60)
+                written = started + datetime.timedelta(seconds=duration)
+                client = rng.choice(CLIENTS)
+                target, key = rng.choice(TARGETS)
+                method = rng.choice(METHODS)
+                status = rng.choice(STATUSES)
+                line = log_line(
+                    ip=client, target=target, method=method, status=status,
+                    time=format_time(started, rng.choice(OFFSETS)),
+                    fmt=rng.choice(FORMATS))
+                events.append((written, line))
+                if (key and method in ("GET", "HEAD")
+                        and status in (200, 206)):
+                    truth.add((client, key, started.date().isoformat()))
         events.sort()
-        on_time, late, truth = [], [], set()
-        for utc, client, target, key, method, status in events:
-            line = log_line(
-                ip=client, target=target, method=method, status=status,
-                time=format_time(utc, rng.choice(OFFSETS)),
-                fmt=rng.choice(FORMATS))
-            if utc.hour == 23 and rng.random() < 0.5:
-                late.append(line)
-            else:
-                on_time.append(line)
-            if key and method in ("GET", "HEAD") and status in (200, 206):
-                truth.add((client, key, utc.date().isoformat()))
-        return on_time, late, truth
+        return events, truth
 
-    def test_forty_days_exact(self):
-        rng = random.Random(20260125)
+    def simulate(self, seed, rotation_time):
+        """Write, rotate and run day after day, then return (counts, truth)."""
+        rng = random.Random(seed)
+        events, truth = self.generate_events(rng)
         live = self.log_path()
         write_log(live, [])
-        truth = set()
-        for day in range(self.DAYS):
-            start = self.START + datetime.timedelta(days=day)
-            on_time, late, day_truth = self.generate_day(rng, start)
-            truth |= day_truth
+        index = 0
+        counts = None
+        # One extra rotation after the last day flushes its late lines.
+        for day in range(1, self.DAYS + 2):
+            rotation = self.START + datetime.timedelta(days=day) + rotation_time
+            lines = []
+            while index < len(events) and events[index][0] < rotation:
+                lines.append(events[index][1])
+                index += 1
             with open(live, "ab") as file:
-                file.write(b"".join(
-                    line.encode() + b"\n" for line in on_time))
+                file.write(b"".join(line.encode() + b"\n" for line in lines))
             rotate(self.logs, "access.log")
-            write_log(live, late)
             if day not in self.SKIPPED_RUNS:
                 counts = self.run_ok()
+        self.assertEqual(index, len(events))
+        return counts, truth
 
+    def check_against_truth(self, counts, truth):
         expected_days = {}
         for _, key, day in truth:
             days = expected_days.setdefault(key, {})
@@ -365,10 +380,20 @@ class RotationSimulationTest(TreeTestCase):
             with self.subTest(key=key, field="months"):
                 self.assertEqual(stored_months.get(key),
                                  expected_months[key])
-        # The fixture spans three months and has rotated files out.
+        # The fixture spans three months, and old files have rotated away.
         self.assertEqual(len(expected_months["releases/a.iso"]), 3)
-        self.assertFalse(os.path.exists(live + ".15.gz"))
+        self.assertFalse(os.path.exists(self.log_path() + ".15.gz"))
 
+    def test_rotation_at_midnight(self):
+        counts, truth = self.simulate(20260125, datetime.timedelta(0))
+        self.check_against_truth(counts, truth)
+
+    def test_rotation_at_0625(self):
+        # Debian's default /etc/crontab starts cron.daily, which runs
+        # logrotate, at 06:25.
+        counts, truth = self.simulate(
+            20260126, datetime.timedelta(hours=6, minutes=25))
+        self.check_against_truth(counts, truth)
 
 if __name__ == "__main__":
     unittest.main()
