@@ -558,6 +558,14 @@ def find_logs(patterns):
     return files, unmatched
 
 
+def _reset_worker_signals():
+    # Workers leave SIGTERM to its default: Pool.terminate() sends it, and
+    # the main process's handler would raise SystemExit inside a worker
+    # that may hold the pool's queue lock.  Ctrl-C is for the main process.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def read_logs(patterns, extensions, jobs):
     """Read every log file matching the patterns and merge what they hold."""
     files, unmatched = find_logs(patterns)
@@ -577,7 +585,7 @@ def read_logs(patterns, extensions, jobs):
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context(
             "fork" if "fork" in methods else None)
-        pool = context.Pool(jobs)
+        pool = context.Pool(jobs, initializer=_reset_worker_signals)
         try:
             results = list(pool.imap_unordered(read_log, work))
             pool.close()
