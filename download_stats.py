@@ -95,9 +95,13 @@ CACHE_LIMIT = 100_000
 GZIP_MAGIC = b"\x1f\x8b"
 
 #: Compressed formats logrotate can be set to write, by their magic bytes.
-OTHER_COMPRESSIONS = (("xz", b"\xfd7zXZ\x00"), ("bzip2", b"BZh"),
-                      ("zstd", b"\x28\xb5\x2f\xfd"), ("lz4", b"\x04\x22\x4d\x18"))
-MAGIC_BYTES = 6
+OTHER_COMPRESSIONS = (
+    ("xz", b"\xfd7zXZ\x00"),
+    ("bzip2", b"BZh"),
+    ("zstd", b"\x28\xb5\x2f\xfd"),
+    ("lz4", b"\x04\x22\x4d\x18"),
+)
+MAGIC_BYTES = max(len(magic) for _name, magic in OTHER_COMPRESSIONS)
 
 #: Marker this script writes at the end of each page it generates.  A
 #: ROOT/index.html without it was written by someone else and is kept.
@@ -134,8 +138,10 @@ def warn(message):
 # The three stock LogFormat nicknames of Apache 2.4, recognised line by line:
 #
 #   common          %h %l %u %t \"%r\" %>s %b
-#   combined        %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"
-#   vhost_combined  %v:%p %h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"
+#   combined        %h %l %u %t \"%r\" %>s %b
+#                   \"%{Referer}i\" \"%{User-Agent}i\"
+#   vhost_combined  %v:%p %h %l %u %t \"%r\" %>s %O
+#                   \"%{Referer}i\" \"%{User-Agent}i\"
 #
 # for example
 #
@@ -395,8 +401,9 @@ class LogReader:
         if self.first_malformed is None and (malformed or jointless):
             index = min(lines.index(group[0])
                         for group in (malformed, jointless) if group)
-            self.first_malformed = (first_number + index,
-                                    lines[index][:MALFORMED_EXAMPLE_BYTES])
+            # One byte more than is shown tells that the line goes on.
+            example = lines[index][:MALFORMED_EXAMPLE_BYTES + 1]
+            self.first_malformed = (first_number + index, example)
 
     def _counted_key(self, target):
         """Return the key of a request's target, NOT_COUNTED or INVALID."""

@@ -772,9 +772,11 @@ def measure_scale(scale, args, work_folder, env):
             if not differences:
                 differences = compare_counts(result["counts_path"],
                                              log_set.expected)
-        print("  run %d/%d: script %.2f s, zcat %.2f s" % (
-            run + 1, args.runs, script_results[-1]["wall"],
-            zcat_results[-1]["wall"]), flush=True)
+        print("  run %d/%d: script %.2f s (CPU %.2f s, peak RSS %.1f MiB), "
+              "zcat %.2f s" % (
+                  run + 1, args.runs, script_results[-1]["wall"],
+                  script_results[-1]["cpu"], script_results[-1]["peak_mib"],
+                  zcat_results[-1]["wall"]), flush=True)
 
     print_load()
     script_median, script_min, script_max = summarize_walls(script_results)

@@ -727,10 +727,12 @@ def junk_bytes(rng, size):
 
 
 def malformed_lines():
-    """Return lines that the spec calls malformed, one per kind.
+    """Return one malformed line of each kind.
 
-    Each line names its own .iso key, so a line counted by mistake shows up
-    as an extra key in counts.json.
+    The kinds are binary junk, TLS handshake bytes, a cut request, impossible
+    dates, a 100 KB line, NUL bytes, bad percent-escapes, invalid UTF-8 and
+    a key above the root. Each line names its own .iso key, so a line
+    counted by mistake shows up as an extra key in counts.json.
     """
     rng = random.Random(99)
     good = download_line("192.0.2.50", "cut.iso")
@@ -783,7 +785,9 @@ class LineTest(TreeTestCase):
         self.assertEqual(int(count), len(bad))
         self.assertTrue(name.endswith("access.log"), name)
         self.assertEqual(int(number), 3)
-        self.assertEqual(rest, "", "the line must end with the line number")
+        # The example is the start of line 3, binary junk shown escaped.
+        self.assertTrue(rest.startswith(': "GET /junk-1.iso '), rest)
+        self.assertTrue(rest.endswith('..."'), rest)
 
     def test_cut_in_agent_not_counted(self):
         cut = download_line("192.0.2.60", "cut-agent.iso")[:-4]
@@ -798,11 +802,14 @@ class LineTest(TreeTestCase):
         files = self.run_ok()["files"]
         self.assertEqual(files, merge_expected({}, self.downloads))
 
-    def test_crlf_not_counted(self):
+    def test_crlf_line_counted(self):
+        # A log copied through a Windows machine ends its lines with CR LF;
+        # the lines are whole, so they count.
         crlf = download_line("192.0.2.61", "crlf.iso") + "\r"
         write_log(self.log_path(), self.good + [crlf])
         files = self.run_ok()["files"]
-        self.assertEqual(files, merge_expected({}, self.downloads))
+        expected = self.downloads + [("192.0.2.61", "crlf.iso", DAY)]
+        self.assertEqual(files, merge_expected({}, expected))
 
     def test_escaped_tls_not_counted(self):
         # Apache writes the bytes of a TLS handshake sent to a plain port as

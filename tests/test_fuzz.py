@@ -243,7 +243,7 @@ def mutate_periods(rng, periods, valid_keys, invalid_keys):
 
 
 def periods_valid(periods, valid_keys):
-    """Apply the rule: real date keys, counts that are ints 0 or more."""
+    """Return whether all keys are valid periods and all counts ints >= 0."""
     return all(key in valid_keys and type(count) is int and count >= 0
                for key, count in periods.items())
 
