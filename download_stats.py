@@ -94,6 +94,8 @@ CACHE_LIMIT = 100_000
 
 GZIP_MAGIC = b"\x1f\x8b"
 
+DIGIT_NINE = ord("9")
+
 #: Compressed formats logrotate can be set to write, by their magic bytes.
 OTHER_COMPRESSIONS = (
     ("xz", b"\xfd7zXZ\x00"),
@@ -150,10 +152,8 @@ def warn(message):
 #
 # Inside a quoted field Apache writes a quote as \" and a backslash as \\,
 # so a field is a run of anything but a quote or backslash, or a backslash
-# and any byte.  The fields after the size are only checked for being
-# whole (quoted fields closed), so that a line cut short by a crash or a
-# full disk is malformed instead of counted.  The seconds are not captured
-# because a day never depends on them.
+# and any byte.  The seconds are not captured because a day never depends
+# on them.  The fields after the size are checked in LogReader.feed().
 _LOG_FIELDS = rb"""
     (?P<client>\S+)[ ]                      # %h
     \S+[ ]                                  # %l
@@ -162,11 +162,14 @@ _LOG_FIELDS = rb"""
       (?P<offset>[+-]\d{4})\][ ]            # %t
     "(?P<request>REQUEST)"[ ]               # %r
     (?P<status>\d{3})[ ]                    # %>s
-    (?:\d+|-)                               # %b or %O
-    (?:[ ](?:"[^"\\]*(?:\\.[^"\\]*)*"|[^ "]+))*  # Referer, User-Agent
-    \r?\Z
+    (?:\d+|-)(?=[ \r]|\Z)                   # %b or %O
     """
 _ESCAPED_REQUEST = rb'[^"\\]*(?:\\.[^"\\]*)*'
+
+#: What may follow the size: Referer and User-Agent in combined and
+#: vhost_combined, and any further quoted or bare fields of a custom format.
+LOG_TAIL = re.compile(
+    rb'(?:[ ](?:"[^"\\]*(?:\\.[^"\\]*)*"|[^ "]+))*\r?')
 
 #: common and combined lines.
 LOG_LINE = re.compile(
@@ -183,7 +186,8 @@ VHOST_LOG_LINE = re.compile(
 #: request line with an unescaped quote, as servers other than Apache and
 #: hand-made log formats write them.
 LOOSE_LOG_LINE = re.compile(
-    rb"(?:\S+[ ])?" + _LOG_FIELDS.replace(b"REQUEST", rb".*"), re.VERBOSE)
+    rb"(?:\S+[ ])?" + _LOG_FIELDS.replace(b"REQUEST", rb".*")
+    + LOG_TAIL.pattern + rb"\Z", re.VERBOSE)
 
 #: Every line Apache writes has '] "' between %t and %r.  A line without it
 #: is malformed; that is the only check made on lines that cannot be a
@@ -309,14 +313,16 @@ class LogReader:
     def __init__(self, path, extensions):
         self.path = path
         self.extensions = tuple(extensions)
-        # A line can only be a download if it names a counted extension.
-        # Lines in which this search finds none are never parsed, which is
-        # most of what makes a run cheap.  One literal with IGNORECASE
-        # keeps the regex engine's fast search; an alternative such as
-        # "|%" would make it several times slower.
-        self.names_extension = re.compile(
-            b"|".join(re.escape(ext.encode("utf-8"))
-                      for ext in self.extensions), re.IGNORECASE).search
+        # A line can only be a download if a counted extension ends its
+        # path, before a space, query, fragment or the closing quote.  Lines
+        # in which this search finds none are never parsed, which is most
+        # of what makes a run cheap.  Starting with the literal extension
+        # keeps the regex engine's fast search; a leading alternative such
+        # as "|%" would make it several times slower.
+        self.may_count = re.compile(
+            rb'(?:%s)(?=[ ?#"])' % b"|".join(
+                re.escape(ext.encode("utf-8")) for ext in self.extensions),
+            re.IGNORECASE).search
         # A request may also percent-encode the extension ("%2Eiso").
         # Chunks are searched for such escapes first, and only a chunk that
         # has one pays for this search on each of its lines.
@@ -337,6 +343,7 @@ class LogReader:
         self.first_malformed = None
         self.downloads = set()
         self.days = {}
+        self.hours = {}
         self.keys = {}
 
     def feed(self, lines, encoded=False):
@@ -347,21 +354,38 @@ class LogReader:
         """
         first_number = self.lines + 1
         self.lines += len(lines)
-        names_extension = self.names_extension
+        may_count = self.may_count
         if encoded:
             encodes_extension = self.encodes_extension
-            candidates = [line for line in lines if names_extension(line)
+            candidates = [line for line in lines if may_count(line)
                           or encodes_extension(line)]
         else:
-            candidates = list(filter(names_extension, lines))
+            candidates = list(filter(may_count, lines))
 
         days, keys, downloads = self.days, self.keys, self.downloads
         match, vhost_match = LOG_LINE.match, VHOST_LOG_LINE.match
         counted = 0
         malformed = []
         for line in candidates:
-            fields = (match(line) or vhost_match(line)
-                      or LOOSE_LOG_LINE.match(line))
+            # A vhost_combined line starts with a host name, where the
+            # other formats have an address that starts with a digit.
+            if line[0] <= DIGIT_NINE:
+                fields = match(line) or vhost_match(line)
+            else:
+                fields = vhost_match(line) or match(line)
+            if fields is not None:
+                # A line cut short by a crash or a full disk ends inside a
+                # quoted field.  Without a backslash there is no escaped
+                # quote, so an even number of quotes proves the fields
+                # after the size whole, four times cheaper than LOG_TAIL.
+                end = fields.end()
+                if line.find(b"\\", end) >= 0:
+                    if LOG_TAIL.fullmatch(line, end) is None:
+                        fields = None
+                elif line.count(b'"', end) & 1:
+                    fields = None
+            if fields is None:
+                fields = LOOSE_LOG_LINE.match(line)
             if fields is None:
                 # A line without the joint is counted with the others below.
                 if has_time_request_joint(line):
@@ -372,10 +396,8 @@ class LogReader:
             if day is None:
                 if len(days) >= CACHE_LIMIT:
                     days.clear()
-                day = utc_day(minute, offset)
-                if day is not INVALID and day < self.first_day:
-                    day = INVALID
-                days[minute, offset] = day
+                    self.hours.clear()
+                day = days[minute, offset] = self._day(minute, offset)
             if day is INVALID:
                 malformed.append(line)
                 continue
@@ -405,6 +427,24 @@ class LogReader:
             # One byte more than is shown tells that the line goes on.
             example = lines[index][:MALFORMED_EXAMPLE_BYTES + 1]
             self.first_malformed = (first_number + index, example)
+
+    def _day(self, minute, offset):
+        """Return the UTC day of a timestamp, or INVALID."""
+        # With an offset of whole hours, the hour decides the day, so one
+        # utc_day() call serves 60 minutes once the minute is checked.
+        whole_hours = offset.endswith(b"00")
+        if whole_hours:
+            if minute[15:17] > b"59":
+                return INVALID
+            day = self.hours.get((minute[:14], offset))
+            if day is not None:
+                return day
+        day = utc_day(minute, offset)
+        if day is not INVALID and day < self.first_day:
+            day = INVALID
+        if whole_hours:
+            self.hours[minute[:14], offset] = day
+        return day
 
     def _counted_key(self, target):
         """Return the key of a request's target, NOT_COUNTED or INVALID."""
