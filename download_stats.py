@@ -606,6 +606,22 @@ def find_logs(patterns):
     return files, unmatched
 
 
+def text_size(path):
+    """Return the bytes of text in a log file, plain or gzip, as a guess.
+
+    A gzip file ends with the size of its text modulo 4 GiB, which is
+    enough to order files by the work they take.
+    """
+    try:
+        with open(path, "rb") as file:
+            if file.read(len(GZIP_MAGIC)) != GZIP_MAGIC:
+                return os.fstat(file.fileno()).st_size
+            file.seek(-4, os.SEEK_END)
+            return int.from_bytes(file.read(4), "little")
+    except OSError:
+        return 0
+
+
 def _reset_worker_signals():
     # Workers leave SIGTERM to its default: Pool.terminate() sends it, and
     # the main process's handler would raise SystemExit inside a worker
@@ -618,7 +634,7 @@ def read_logs(patterns, extensions, jobs):
     """Read every log file matching the patterns and merge what they hold."""
     files, unmatched = find_logs(patterns)
     work = [(path, extensions) for path in files]
-    sizes = {path: os.stat(path).st_size for path in files}
+    sizes = {path: text_size(path) for path in files}
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(
             os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -629,6 +645,8 @@ def read_logs(patterns, extensions, jobs):
         results = [read_log(job) for job in work]
     else:
         # Large files first, so no worker is left with a big one at the end.
+        # The size is that of the text, since decompressing a gzip file
+        # costs little beside parsing the lines it holds.
         work.sort(key=lambda job: -sizes[job[0]])
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context(
