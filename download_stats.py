@@ -117,8 +117,9 @@ FOLDER_SIGNATURE_SUFFIXES = (".sign", ".gpg", ".asc")
 #: Timestamps before this year are malformed.
 FIRST_LOG_YEAR = 1995
 
-#: The most months between the first and last month of the history that
-#: the private page shows as a continuous run, empty months included.
+#: Maximum number of months from the first to the last month of the
+#: history that the private page shows as a continuous run, empty months
+#: included.  A longer history shows only the months that have counts.
 MAX_MONTH_SPAN = 240
 
 #: Days shown in the private page's daily chart.
@@ -166,7 +167,7 @@ _LOG_FIELDS = rb"""
     """
 _ESCAPED_REQUEST = rb'[^"\\]*(?:\\.[^"\\]*)*'
 
-#: What may follow the size: Referer and User-Agent in combined and
+#: Fields after the size: Referer and User-Agent in combined and
 #: vhost_combined, and any further quoted or bare fields of a custom format.
 LOG_TAIL = re.compile(
     rb'(?:[ ](?:"[^"\\]*(?:\\.[^"\\]*)*"|[^ "]+))*\r?')
@@ -333,9 +334,9 @@ class LogReader:
             ("%%(?:%s)" % "|".join(encoded)).encode("ascii"),
             re.IGNORECASE).search
         # Apache appeared in 1995, so an earlier timestamp is a clock error.
-        # NOTE: later timestamps are all taken, because logs may be
-        # replayed or simulated for future dates; the pages stay small
-        # when a wrong clock adds a far-off day (see render_stats).
+        # NOTE: every later timestamp is taken, because logs may be
+        # replayed or simulated for future dates.  render_stats() keeps the
+        # page small when a wrong clock adds a day decades away.
         self.first_day = "%04d-01-01" % FIRST_LOG_YEAR
         self.lines = 0
         self.counted_requests = 0
@@ -976,9 +977,9 @@ class RunLock:
             if time.monotonic() >= deadline:
                 os.close(self.descriptor)
                 raise Failure(
-                    "another run holds the lock %s and did not finish within"
-                    " %g seconds; wait for it, or raise --lock-timeout" % (
-                        self.path, self.timeout))
+                    "timed out after %g seconds waiting for the lock %s,"
+                    " which another run holds; wait for that run to finish"
+                    " or raise --lock-timeout" % (self.timeout, self.path))
             time.sleep(LOCK_POLL_SECONDS)
 
     def __exit__(self, *exc_info):
@@ -1810,8 +1811,11 @@ def _write(path, data, backup=None):
                           path, error.strerror or error)) from None
 
 
-def run(args):
-    """Do one run as the parsed arguments ask; raise Failure on a fault."""
+def _prepare_folders(args):
+    """Check the root, create the stats folder and return the run's lock.
+
+    A dry run creates nothing, so it gets no lock.
+    """
     root, stats_dir = args.root, args.stats_dir
     if not os.path.isdir(root):
         raise Failure("the download root %s does not exist or is not a"
@@ -1820,59 +1824,79 @@ def run(args):
         raise Failure("the stats folder %s is the download root, so its page"
                       " would replace the public one; pass another"
                       " --stats-dir" % stats_dir)
-    templates = load_templates(args.templates)
-    if not args.dry_run:
-        _check_folder(root, "download root", "--root")
+    if args.dry_run:
+        return _NoLock()
+    _check_folder(root, "download root", "--root")
+    try:
+        os.makedirs(stats_dir, exist_ok=True)
+    except OSError as error:
+        raise Failure("cannot create the stats folder %s (%s); create it or"
+                      " pass --stats-dir" % (stats_dir, error.strerror)) \
+            from None
+    _check_folder(stats_dir, "stats folder", "--stats-dir")
+    return RunLock(os.path.join(stats_dir, LOCK_NAME), args.lock_timeout)
+
+
+def _publish(counts_path, counts_data, pages):
+    """Write counts.json, then the pages, given as {path: HTML}.
+
+    A ROOT/index.html that this script did not write is moved aside first.
+    Raises Failure before writing anything when that would overwrite an
+    earlier index.html.orig.
+    """
+    public_path = next(iter(pages))
+    original = public_path + ORIGINAL_PAGE_SUFFIX
+    foreign = _foreign_page(public_path)
+    if foreign and os.path.lexists(original):
+        raise Failure("%s was not written by this script and %s already"
+                      " exists; move one of them away" % (
+                          public_path, original))
+    for path in [counts_path] + list(pages):
+        remove_stale_temporaries(*os.path.split(path))
+    _write(counts_path, counts_data, backup=counts_path + BACKUP_SUFFIX)
+    if foreign:
         try:
-            os.makedirs(stats_dir, exist_ok=True)
+            os.replace(public_path, original)
         except OSError as error:
-            raise Failure("cannot create the stats folder %s (%s); create"
-                          " it or pass --stats-dir" % (
-                              stats_dir, error.strerror)) from None
-        _check_folder(stats_dir, "stats folder", "--stats-dir")
-        lock = RunLock(os.path.join(stats_dir, LOCK_NAME), args.lock_timeout)
-    else:
-        lock = _NoLock()
-    counts_path = resolve_counts_path(os.path.join(stats_dir, COUNTS_NAME))
-    public_path = os.path.join(root, PAGE_NAME)
-    stats_path = os.path.join(stats_dir, PAGE_NAME)
+            raise Failure("cannot move %s to %s (%s); move it away by hand"
+                          % (public_path, original, error.strerror)) \
+                from None
+        warn("%s was not written by this script; it was moved to %s" % (
+            public_path, original))
+    for path, page in pages.items():
+        _write(path, page.encode("utf-8"))
+
+
+def run(args):
+    """Do one run as the parsed arguments ask; raise Failure on a fault."""
+    templates = load_templates(args.templates)
+    lock = _prepare_folders(args)
+    counts_path = resolve_counts_path(
+        os.path.join(args.stats_dir, COUNTS_NAME))
+    public_path = os.path.join(args.root, PAGE_NAME)
+    stats_path = os.path.join(args.stats_dir, PAGE_NAME)
 
     with lock:
         history = load_history(counts_path)
         summary = read_logs(args.logs, args.extension, args.jobs)
         merge_counts(history, summary.counts)
         generated = time.time()
-        folders = find_images(root, stats_dir, args.extension)
+        folders = find_images(args.root, args.stats_dir, args.extension)
         present = {image.key for folder in folders
                    for image in folder.images}
-        public = render_public(templates, folders, generated)
-        private = render_stats(templates, history, present, generated)
+        pages = {
+            public_path: render_public(templates, folders, generated),
+            stats_path: render_stats(templates, history, present,
+                                     generated),
+        }
         if args.dry_run:
             print("\n".join(summary_lines(summary, [])))
             return EXIT_OK
-
-        original = public_path + ORIGINAL_PAGE_SUFFIX
-        foreign = _foreign_page(public_path)
-        if foreign and os.path.lexists(original):
-            raise Failure("%s was not written by this script and %s already"
-                          " exists; move one of them away" % (
-                              public_path, original))
-        for folder, name in (os.path.split(counts_path),
-                             (stats_dir, PAGE_NAME), (root, PAGE_NAME)):
-            remove_stale_temporaries(folder, name)
         stamp = datetime.datetime.fromtimestamp(
             generated, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        _write(counts_path, dump_history(history, stamp),
-               backup=counts_path + BACKUP_SUFFIX)
-        if foreign:
-            os.replace(public_path, original)
-            warn("%s was not written by this script; it was moved to %s" % (
-                public_path, original))
-        _write(public_path, public.encode("utf-8"))
-        _write(stats_path, private.encode("utf-8"))
+        _publish(counts_path, dump_history(history, stamp), pages)
     if args.verbose:
-        for line in summary_lines(summary,
-                                  [counts_path, public_path, stats_path]):
+        for line in summary_lines(summary, [counts_path] + list(pages)):
             print(line, file=sys.stderr)
     return EXIT_OK
 
@@ -1907,8 +1931,8 @@ def main(argv=None):
         print("%s: error: %s" % (PROG, failure), file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("%s: interrupted; nothing was changed that a rerun would"
-              " not redo" % PROG, file=sys.stderr)
+        print("%s: interrupted; counts.json is either unchanged or whole,"
+              " so run again to finish" % PROG, file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
