@@ -41,7 +41,7 @@ import tempfile
 import time
 import urllib.parse
 import zlib
-from typing import Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 __version__ = "2.0.0"
 
@@ -310,8 +310,10 @@ class FileResult(NamedTuple):
     malformed: int
     #: (line number, line) of the first malformed line, or None.
     first_malformed: Optional[Tuple[int, bytes]]
-    #: Distinct (key, UTC day, client) triples of counted requests.
-    downloads: Set[Tuple[str, str, bytes]]
+    #: The distinct clients of counted requests per (key, UTC day), joined
+    #: by newlines: one bytes object per day and file is much cheaper to
+    #: send back from a worker process than a set of clients.
+    clients: Dict[Tuple[str, str], bytes]
     warnings: List[str]
 
 
@@ -477,9 +479,14 @@ class LogReader:
             warnings.append("cannot read %s (%s); the lines read before the"
                             " error are counted" % (
                                 self.path, error.strerror or error))
-        return FileResult(self.path, self.lines, self.counted_requests,
-                          self.malformed, self.first_malformed,
-                          self.downloads, warnings)
+        clients = {}
+        for key, day, client in self.downloads:
+            clients.setdefault((key, day), []).append(client)
+        return FileResult(
+            self.path, self.lines, self.counted_requests, self.malformed,
+            self.first_malformed,
+            {pair: b"\n".join(group) for pair, group in clients.items()},
+            warnings)
 
     def _read_open(self, file, warnings):
         head = file.read(MAGIC_BYTES)
@@ -675,17 +682,18 @@ def read_logs(patterns, extensions, jobs):
         order = {path: index for index, path in enumerate(files)}
         results.sort(key=lambda result: order[result.path])
 
-    downloads = set()
+    clients = {}
     first_malformed = None
     for result in results:
         for message in result.warnings:
             warn(message)
-        downloads |= result.downloads
+        for pair, joined in result.clients.items():
+            if pair not in clients:
+                clients[pair] = set()
+            clients[pair].update(joined.split(b"\n"))
         if first_malformed is None and result.first_malformed:
             first_malformed = (result.path,) + result.first_malformed
-    counts = {}
-    for key, day, _client in downloads:
-        counts[key, day] = counts.get((key, day), 0) + 1
+    counts = {pair: len(group) for pair, group in clients.items()}
     return LogSummary(
         files=files,
         lines=sum(result.lines for result in results),
