@@ -310,6 +310,9 @@ class FileResult(NamedTuple):
     malformed: int
     #: (line number, line) of the first malformed line, or None.
     first_malformed: Optional[Tuple[int, bytes]]
+    #: False when the file was skipped, being compressed in a format this
+    #: script cannot read.
+    read: bool
     #: The distinct clients of counted requests per (key, UTC day), joined
     #: by newlines: one bytes object per day and file is much cheaper to
     #: send back from a worker process than a set of clients.
@@ -352,6 +355,7 @@ class LogReader:
         self.malformed = 0
         self.first_malformed = None
         self.downloads = set()
+        self.skipped = False
         self.days = {}
         self.hours = {}
         self.keys = {}
@@ -484,7 +488,7 @@ class LogReader:
             clients.setdefault((key, day), []).append(client)
         return FileResult(
             self.path, self.lines, self.counted_requests, self.malformed,
-            self.first_malformed,
+            self.first_malformed, not self.skipped,
             {pair: b"\n".join(group) for pair, group in clients.items()},
             warnings)
 
@@ -496,6 +500,7 @@ class LogReader:
             warnings.append("%s is compressed with %s, which this script"
                             " cannot read; it was skipped, so make logrotate"
                             " use gzip" % (self.path, other[0]))
+            self.skipped = True
             return
         if head.startswith(GZIP_MAGIC):
             chunks = self._gunzip(file, head, warnings)
@@ -581,6 +586,8 @@ class LogSummary(NamedTuple):
     """Counts and line totals from reading all log files."""
 
     files: List[str]
+    #: How many of the files were read; the others were skipped.
+    files_read: int
     lines: int
     counted_requests: int
     malformed: int
@@ -696,6 +703,7 @@ def read_logs(patterns, extensions, jobs):
     counts = {pair: len(group) for pair, group in clients.items()}
     return LogSummary(
         files=files,
+        files_read=sum(result.read for result in results),
         lines=sum(result.lines for result in results),
         counted_requests=sum(result.counted_requests for result in results),
         malformed=sum(result.malformed for result in results),
@@ -807,6 +815,21 @@ def parse_history(path, document):
     return history
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice; json.loads keeps the last."""
+
+
+def _unique_keys(pairs):
+    document = dict(pairs)
+    if len(document) < len(pairs):
+        seen = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
 def load_history(path):
     """Read counts.json; a missing or empty file is an empty history."""
     try:
@@ -820,11 +843,15 @@ def load_history(path):
     if not data.strip():
         return {}
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = json.loads(data.decode("utf-8"),
+                              object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
         problem = "not UTF-8 text"
     except RecursionError:
         problem = "not valid JSON (nested too deeply)"
+    except DuplicateKey as error:
+        problem = "invalid: the key %s appears twice in one object" % (
+            _shown(error.args[0]))
     except ValueError as error:
         problem = "not valid JSON (%s)" % error
     else:
@@ -1778,18 +1805,23 @@ def _describe_line(line):
     return '"%s%s"' % (text, more)
 
 
+def _plural(count, noun):
+    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
+
+
 def summary_lines(summary, written):
     """Return the lines -v and --dry-run print about a run."""
-    lines = ["read %d log files, %d lines" % (len(summary.files),
-                                               summary.lines),
-             "%d counted requests, %d downloads" % (
-                 summary.counted_requests, sum(summary.counts.values()))]
+    lines = ["read %s, %s" % (_plural(summary.files_read, "log file"),
+                              _plural(summary.lines, "line")),
+             "%s, %s" % (_plural(summary.counted_requests, "counted request"),
+                         _plural(sum(summary.counts.values()), "download"))]
     for pattern in summary.unmatched_patterns:
         lines.append("no log file matches %s" % pattern)
     if summary.malformed:
         path, number, line = summary.first_malformed
-        lines.append("%d malformed lines skipped, first: %s line %d: %s" % (
-            summary.malformed, path, number, _describe_line(line)))
+        lines.append("%s skipped, first: %s line %d: %s" % (
+            _plural(summary.malformed, "malformed line"), path, number,
+            _describe_line(line)))
     if written:
         lines.append("wrote %s" % ", ".join(written))
     else:

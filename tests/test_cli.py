@@ -63,6 +63,21 @@ class OutputTest(TreeTestCase):
         self.assertIn("counts.json", lines[3])
         self.assertIn("index.html", lines[3])
 
+    def test_verbose_skipped_file_singular(self):
+        # An xz file is skipped with a warning and not counted as read.
+        write_log(self.log_path("access.log"), [
+            log_line(ip="192.0.2.1", target="/a.iso")])
+        with open(self.log_path("access.log.2.xz"), "wb") as file:
+            file.write(b"\xfd7zXZ\x00\x00\x04")
+        code, out, err = run_main(self.base_args() + ["-v"])
+        self.assertEqual(code, 0)
+        lines = err.splitlines()
+        self.assertEqual(len(lines), 4)
+        self.assertIn("access.log.2.xz is compressed with xz", lines[0])
+        self.assertEqual(lines[1], "download_stats: read 1 log file, 1 line")
+        self.assertEqual(lines[2],
+                         "download_stats: 1 counted request, 1 download")
+
     def test_verbose_counts_stored(self):
         self.write_two_files()
         run_main(self.base_args() + ["-v"])

@@ -213,6 +213,10 @@ class InvalidCountsTest(TreeTestCase):
             ("legacy negative", b'{"a.iso": {"2026-05": -4}}'),
             ("legacy bool", b'{"a.iso": {"2026-05": false}}'),
             ("legacy month 13", b'{"a.iso": {"2026-13": 4}}'),
+            # json.loads would keep only the last of two equal keys.
+            ("duplicate month", b'{"a.iso": {"2026-05": 40, "2026-05": 1}}'),
+            ("duplicate file", b'{"schema": 2, "files": {"a.iso": {},'
+                               b' "a.iso": {}}}'),
         ]
 
     def test_invalid_counts_untouched(self):

@@ -281,7 +281,7 @@ class MalformedTest(TreeTestCase):
             "not a log line",
         ])
         self.assertEqual(len(summary), 1)
-        self.assertRegex(summary[0], r"^download_stats: 1 malformed lines"
+        self.assertRegex(summary[0], r"^download_stats: 1 malformed line"
                          r" skipped, first: \S*access\.log line 4\b")
 
     def test_bad_time_checked_for_counted_files(self):
@@ -292,7 +292,7 @@ class MalformedTest(TreeTestCase):
             log_line(target="/b.iso", time="99/Foo/2026:25:61:00 +0000"),
         ])
         self.assertEqual(len(summary), 1)
-        self.assertRegex(summary[0], r"^download_stats: 1 malformed lines"
+        self.assertRegex(summary[0], r"^download_stats: 1 malformed line"
                          r" skipped, first: \S*access\.log line 2\b")
 
     def test_first_malformed_in_file_order(self):
