@@ -577,7 +577,11 @@ class LogReader:
 
 
 def read_log(job):
-    """Read one log file; a top-level function so worker processes can."""
+    """Read one log file and return its FileResult.
+
+    It is a module-level function because a worker process receives the
+    function to run by name.
+    """
     path, extensions = job
     return LogReader(path, extensions).read()
 
