@@ -9,7 +9,8 @@ import sys
 import unittest
 
 from support import (REPO, TreeTestCase, count_in_fresh_tree, day_counts,
-                     log_line, read_counts, run_main, write_log)
+                     download_stats, log_line, read_counts, run_main,
+                     write_log)
 
 DAY = "2026-10-10"
 
@@ -115,6 +116,34 @@ class ExtensionTest(TreeTestCase):
                 counts = count_in_fresh_tree(self, lines, *argv)
                 expected = {key: {DAY: 1} for key in keys}
                 self.assertEqual(day_counts(counts), expected)
+
+
+class ChunkBoundaryTest(TreeTestCase):
+    """Lines split between two chunks of text, with small chunks."""
+
+    def setUp(self):
+        super().setUp()
+        saved = download_stats.TEXT_CHUNK_BYTES
+        download_stats.TEXT_CHUNK_BYTES = 4096
+        self.addCleanup(setattr, download_stats, "TEXT_CHUNK_BYTES", saved)
+
+    def test_encoded_extension_split(self):
+        # The first chunk of a plain file is its first MAGIC_BYTES bytes,
+        # then chunks of 4096 follow, so the "%" of "%2E" ends chunk two.
+        line = log_line(target="/lv%2Eiso")
+        filler_size = (4096 + download_stats.MAGIC_BYTES
+                       - line.index("%2E") - 1)
+        with open(self.log_path(), "wb") as file:
+            file.write(b"#" * (filler_size - 1) + b"\n")
+            file.write(line.encode("ascii") + b"\n")
+        self.assertEqual(day_counts(self.run_ok()), {"lv.iso": {DAY: 1}})
+
+    def test_plain_lines_split(self):
+        # 300 lines of about 100 bytes cross seven chunk boundaries.
+        lines = [log_line(ip="192.0.2.%d" % (n % 250 + 1), target="/a.iso")
+                 for n in range(300)]
+        write_log(self.log_path(), lines)
+        self.assertEqual(day_counts(self.run_ok()), {"a.iso": {DAY: 250}})
 
 
 class RotatedLogTest(TreeTestCase):
